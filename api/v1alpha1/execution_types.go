@@ -1,0 +1,192 @@
+package v1alpha1
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Execution condition types, besides Ready, Reconciling and Stalled.
+const (
+	// ConditionSucceeded is True when the run succeeded, False when it failed or was canceled, Unknown while
+	// it runs.
+	ConditionSucceeded = "Succeeded"
+	// ConditionAwaitingJudgment is True while a manual judgment waits for a decision; its message names the
+	// stage and its instructions.
+	ConditionAwaitingJudgment = "AwaitingJudgment"
+	// ConditionJudged is set on a stage's status when its judgment is recorded; the reason is the decision
+	// (Continue or Stop), the message says who decided, when, the input and the comment.
+	ConditionJudged = "Judged"
+)
+
+// Decision on a manual judgment.
+// +kubebuilder:validation:Enum=Continue;Stop
+type Decision string
+
+// Decisions.
+const (
+	DecisionContinue Decision = "Continue"
+	DecisionStop     Decision = "Stop"
+)
+
+// Judgment is a person's decision on a manual judgment stage. Once made, it cannot be changed or removed.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a judgment, once made, cannot be changed"
+type Judgment struct {
+	// Decision is Continue (the stage succeeds) or Stop (the stage fails, then its onFailure applies).
+	Decision Decision `json:"decision"`
+	// Input is one of the stage's inputs, if it lists any; later stages read it as
+	// stages['<name>'].outputs.input.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Input string `json:"input,omitempty"`
+	// Comment is free text kept with the decision.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Comment string `json:"comment,omitempty"`
+}
+
+// ExecutionSpec is one run of a pipeline.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.judgments) || (has(self.judgments) && oldSelf.judgments.all(k, k in self.judgments))",message="a judgment, once made, cannot be removed",fieldPath=".judgments"
+type ExecutionSpec struct {
+	// Pipeline is the name of a Pipeline in the same namespace. Its spec is frozen into the Execution when
+	// the run starts; later edits of the Pipeline do not change it.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="pipeline is immutable"
+	Pipeline string `json:"pipeline"`
+	// Parameters of the run, by name; missing ones take the pipeline's defaults.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="parameters are immutable"
+	// +optional
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// Judgments are decisions on manual judgment stages, by stage name, written with kubectl patch:
+	//   kubectl patch execution NAME --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue"}}}}'
+	// A judgment for a stage that is not waiting yet is kept and applied when it starts.
+	// +kubebuilder:validation:MaxProperties=64
+	// +optional
+	Judgments map[string]Judgment `json:"judgments,omitempty"`
+	// Cancel, once true, cancels the run: running stages are told to stop and nothing new starts.
+	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="a canceled execution cannot be resumed"
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
+}
+
+// ExecutionPhase is where a run is.
+// +kubebuilder:validation:Enum=Queued;Running;Succeeded;Failed;Canceled
+type ExecutionPhase string
+
+// Execution phases.
+const (
+	ExecutionQueued    ExecutionPhase = "Queued"
+	ExecutionRunning   ExecutionPhase = "Running"
+	ExecutionSucceeded ExecutionPhase = "Succeeded"
+	ExecutionFailed    ExecutionPhase = "Failed"
+	ExecutionCanceled  ExecutionPhase = "Canceled"
+)
+
+// StagePhase is where a stage is.
+// +kubebuilder:validation:Enum=NotStarted;Running;WaitingForJudgment;Succeeded;Failed;FailedContinue;Skipped;Canceled
+type StagePhase string
+
+// Stage phases.
+const (
+	StageNotStarted         StagePhase = "NotStarted"
+	StageRunning            StagePhase = "Running"
+	StageWaitingForJudgment StagePhase = "WaitingForJudgment"
+	StageSucceeded          StagePhase = "Succeeded"
+	StageFailed             StagePhase = "Failed"
+	StageFailedContinue     StagePhase = "FailedContinue"
+	StageSkipped            StagePhase = "Skipped"
+	StageCanceled           StagePhase = "Canceled"
+)
+
+// StageStatus is the state of one stage of a run.
+type StageStatus struct {
+	// Name of the stage.
+	Name string `json:"name"`
+	// Type of the stage: the name of its stage field, such as wait or manualJudgment.
+	Type string `json:"type"`
+	// Phase of the stage.
+	Phase StagePhase `json:"phase"`
+	// StartTime is when the stage started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// EndTime is when the stage finished.
+	// +optional
+	EndTime *metav1.Time `json:"endTime,omitempty"`
+	// Message says why the stage is where it is, for people.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Outputs of the stage, readable by later stages as stages['<name>'].outputs.
+	// +optional
+	Outputs map[string]apiextensionsv1.JSON `json:"outputs,omitempty"`
+	// Conditions of the stage, such as Judged.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ExecutionStatus is the observed state of a run.
+type ExecutionStatus struct {
+	Status `json:",inline"`
+
+	// Phase of the run.
+	// +optional
+	Phase ExecutionPhase `json:"phase,omitempty"`
+	// StartTime is when the run left Queued.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the run finished.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// PipelineGeneration is the Pipeline's metadata.generation frozen into this run when it started.
+	// +optional
+	PipelineGeneration int64 `json:"pipelineGeneration,omitempty"`
+	// CurrentStage names the running or waiting stages, comma-separated, for the printer column.
+	// +optional
+	CurrentStage string `json:"currentStage,omitempty"`
+	// AwaitingJudgment names the stages waiting for a decision, comma-separated, for the printer column.
+	// +optional
+	AwaitingJudgment string `json:"awaitingJudgment,omitempty"`
+	// Stages are the state of each stage, in the pipeline's order.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Stages []StageStatus `json:"stages,omitempty"`
+}
+
+// Execution is one run of a Pipeline. Create it (kubectl create, or a Pipeline's cron trigger), approve its
+// manual judgments with kubectl patch, cancel it with spec.cancel.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ex,categories=gennaker
+// +kubebuilder:printcolumn:name="Pipeline",type=string,JSONPath=`.spec.pipeline`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.currentStage`
+// +kubebuilder:printcolumn:name="Waiting",type=string,JSONPath=`.status.awaitingJudgment`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Execution struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the run's input.
+	Spec ExecutionSpec `json:"spec"`
+	// Status is the run's progress.
+	// +optional
+	Status ExecutionStatus `json:"status,omitempty"`
+}
+
+// GetStatus returns the conventional part of the status.
+func (e *Execution) GetStatus() *Status { return &e.Status.Status }
+
+// ExecutionList is a list of Executions.
+// +kubebuilder:object:root=true
+type ExecutionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Execution `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Execution{}, &ExecutionList{})
+}

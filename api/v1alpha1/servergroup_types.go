@@ -1,0 +1,268 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// LabelCluster is set on every ServerGroup to its cluster name, app-stack-detail: the ServerGroups that
+// share it in one account and region form a cluster (Spinnaker's term), which red/black moves traffic within.
+const LabelCluster = "delivery.gennaker.io/cluster"
+
+// ServerGroup condition types, besides Ready.
+const (
+	// ConditionHealthy is True when as many instances pass the load balancer's health checks as are desired.
+	ConditionHealthy = "Healthy"
+	// ConditionTrafficEnabled is True when the group is in its load balancers and takes traffic.
+	ConditionTrafficEnabled = "TrafficEnabled"
+)
+
+// Traffic says whether a server group is in its load balancers.
+// +kubebuilder:validation:Enum=Enabled;Disabled
+type Traffic string
+
+// Traffic states.
+const (
+	TrafficEnabled  Traffic = "Enabled"
+	TrafficDisabled Traffic = "Disabled"
+)
+
+// LaunchTemplate names an EC2 launch template and a version of it.
+type LaunchTemplate struct {
+	// Name of the launch template.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+	// Version of the launch template: a number, $Latest or $Default.
+	// +kubebuilder:default="$Latest"
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Version string `json:"version,omitempty"`
+}
+
+// AWSServerGroup is an Auto Scaling group built from a launch template. When imageID or instanceType is
+// given, a new launch template version carrying them is made for this server group. In a Pipeline's deploy
+// stage, the strings may hold ${ ... } expressions, resolved when the stage starts.
+type AWSServerGroup struct {
+	// LaunchTemplate the group launches instances from.
+	// +optional
+	LaunchTemplate *LaunchTemplate `json:"launchTemplate,omitempty"`
+	// ImageID is the AMI of the new instances, such as ami-0abc1234.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ImageID string `json:"imageID,omitempty"`
+	// InstanceType of the new instances, such as m7g.large.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	InstanceType string `json:"instanceType,omitempty"`
+	// TargetGroupARNs are the load balancer target groups the group is attached to when traffic is Enabled.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +listType=set
+	// +optional
+	TargetGroupARNs []string `json:"targetGroupARNs,omitempty"`
+	// SubnetIDs the instances are launched in.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	// +optional
+	SubnetIDs []string `json:"subnetIDs,omitempty"`
+}
+
+// GCPServerGroup is a (regional) managed instance group built from an instance template.
+type GCPServerGroup struct {
+	// InstanceTemplate the group is built from: a name or a URL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	InstanceTemplate string `json:"instanceTemplate,omitempty"`
+	// Image of the new instances: a name, a family or a URL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Image string `json:"image,omitempty"`
+	// MachineType of the new instances, such as e2-standard-2.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	MachineType string `json:"machineType,omitempty"`
+	// BackendServices the group is a backend of when traffic is Enabled.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +listType=set
+	// +optional
+	BackendServices []string `json:"backendServices,omitempty"`
+	// Network of the instances.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Network string `json:"network,omitempty"`
+	// Subnetwork of the instances.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	Subnetwork string `json:"subnetwork,omitempty"`
+}
+
+// AzureServerGroup is a VM scale set.
+type AzureServerGroup struct {
+	// ImageID is the resource ID of the image of the new instances.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	ImageID string `json:"imageID,omitempty"`
+	// VMSize of the new instances, such as Standard_D2s_v5.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	VMSize string `json:"vmSize,omitempty"`
+	// BackendAddressPoolIDs are the load balancer backend pools the instances' NIC IP configurations carry
+	// when traffic is Enabled.
+	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:items:MaxLength=2048
+	// +listType=set
+	// +optional
+	BackendAddressPoolIDs []string `json:"backendAddressPoolIDs,omitempty"`
+	// SubnetID is the resource ID of the instances' subnet.
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	SubnetID string `json:"subnetID,omitempty"`
+}
+
+// CloudServerGroup holds the one cloud-specific block of a server group; the account's provider decides
+// which one is used.
+// +kubebuilder:validation:XValidation:rule="[has(self.aws), has(self.gcp), has(self.azure)].filter(x, x).size() == 1",message="exactly one of aws, gcp or azure must be set"
+type CloudServerGroup struct {
+	// AWS settings, for an aws account.
+	// +optional
+	AWS *AWSServerGroup `json:"aws,omitempty"`
+	// GCP settings, for a gcp account.
+	// +optional
+	GCP *GCPServerGroup `json:"gcp,omitempty"`
+	// Azure settings, for an azure account.
+	// +optional
+	Azure *AzureServerGroup `json:"azure,omitempty"`
+}
+
+// ServerGroupSpec is one versioned group of identical instances behind a load balancer.
+type ServerGroupSpec struct {
+	// Application the group belongs to: lowercase letters and digits (Frigga's naming; no hyphens, which
+	// separate the name's parts).
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="application is immutable"
+	Application string `json:"application"`
+	// Stack is the optional second part of the cluster name, such as main or canary: lowercase letters and
+	// digits.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]*$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="stack is immutable"
+	// +optional
+	Stack string `json:"stack,omitempty"`
+	// Detail is the optional free-form last part of the cluster name: lowercase letters, digits and inner
+	// hyphens.
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]+(-[a-z0-9]+)*)?$`
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="detail is immutable"
+	// +optional
+	Detail string `json:"detail,omitempty"`
+	// Account is the CloudAccount the group lives in. This namespace must be among its allowedNamespaces.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="account is immutable"
+	Account string `json:"account"`
+	// Region of the group, such as us-east-1, europe-west1 or westeurope.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="region is immutable"
+	Region string `json:"region"`
+	// Zones restricts the group to these zones of the region; empty means all.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]+(-[a-z0-9]+)*$`
+	// +kubebuilder:validation:items:MaxLength=64
+	// +listType=set
+	// +optional
+	Zones []string `json:"zones,omitempty"`
+	// Capacity of the group: min <= desired <= max.
+	Capacity Capacity `json:"capacity"`
+	// Traffic is the desired state: Enabled puts the group in its load balancers, Disabled takes it out.
+	// +kubebuilder:default=Enabled
+	// +optional
+	Traffic Traffic `json:"traffic,omitempty"`
+
+	CloudServerGroup `json:",inline"`
+}
+
+// Instances counts a server group's instances.
+type Instances struct {
+	// Desired is the capacity the cloud reports as desired.
+	Desired int32 `json:"desired"`
+	// Running instances are up, whatever their health.
+	Running int32 `json:"running"`
+	// Healthy instances pass the load balancer's health checks.
+	Healthy int32 `json:"healthy"`
+}
+
+// ServerGroupStatus is the observed state of a ServerGroup.
+type ServerGroupStatus struct {
+	Status `json:",inline"`
+
+	// ProviderID is the cloud's ID of the group: an ARN, a selfLink or a resource ID.
+	// +optional
+	ProviderID string `json:"providerID,omitempty"`
+	// Instances counts the group's instances.
+	// +optional
+	Instances Instances `json:"instances,omitempty"`
+	// Traffic is the observed state: whether the group is in its load balancers.
+	// +optional
+	Traffic Traffic `json:"traffic,omitempty"`
+}
+
+// ServerGroup is one versioned group of identical instances behind a load balancer: an AWS Auto Scaling
+// group, a GCP managed instance group or an Azure VM scale set, named the Spinnaker way
+// (app-stack-detail-v003). A finalizer deletes the cloud resource with the object.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sg,categories=gennaker
+// +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.spec.account`
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.spec.capacity.desired`
+// +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.instances.healthy`
+// +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.traffic`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ServerGroup struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the desired server group.
+	Spec ServerGroupSpec `json:"spec"`
+	// Status is the observed server group.
+	// +optional
+	Status ServerGroupStatus `json:"status,omitempty"`
+}
+
+// GetStatus returns the conventional part of the status.
+func (s *ServerGroup) GetStatus() *Status { return &s.Status.Status }
+
+// ClusterName is app-stack-detail, without the empty trailing parts (Frigga).
+func (s *ServerGroupSpec) ClusterName() string {
+	return ClusterName(s.Application, s.Stack, s.Detail)
+}
+
+// ClusterName joins application, stack and detail the way Frigga does: app, app-stack, app-stack-detail,
+// or app--detail when there is a detail but no stack.
+func ClusterName(application, stack, detail string) string {
+	switch {
+	case detail != "":
+		return application + "-" + stack + "-" + detail
+	case stack != "":
+		return application + "-" + stack
+	default:
+		return application
+	}
+}
+
+// ServerGroupList is a list of ServerGroups.
+// +kubebuilder:object:root=true
+type ServerGroupList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ServerGroup `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ServerGroup{}, &ServerGroupList{})
+}
