@@ -1,0 +1,94 @@
+# Gennaker's Makefile: the kubebuilder targets, plus `dev` (the operator on a local control plane) and
+# `k8s-bin` (that control plane, built from the Go module proxy because binaries cannot be downloaded here).
+
+K8S_VERSION ?= v1.37.2
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+
+LOCALBIN ?= $(CURDIR)/bin
+K8S_BIN ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUBECTL ?= $(K8S_BIN)/kubectl
+IMG ?= gennaker/manager:dev
+# Go test flags; `make test TEST_ARGS=-run=TestCRD` narrows the run.
+TEST_ARGS ?=
+
+.DEFAULT_GOAL := build
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-14s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the API types and controller markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: k8s-bin
+k8s-bin: ## Build kube-apiserver, etcd and kubectl $(K8S_VERSION) into bin/k8s (once; cached after).
+	K8S_VERSION=$(K8S_VERSION) K8S_BIN_DIR=$(K8S_BIN) hack/build-k8s.sh
+
+.PHONY: test
+test: manifests generate fmt vet k8s-bin ## Run every test against a real kube-apiserver and etcd (envtest).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 $(TEST_ARGS)
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary.
+	go build -o $(LOCALBIN)/manager ./cmd/manager
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
+	go run ./cmd/manager
+
+.PHONY: dev
+dev: manifests k8s-bin build ## Start etcd, kube-apiserver and the manager on this machine; Ctrl-C stops all.
+	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager hack/dev.sh
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests $(KUBECTL) ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests $(KUBECTL) ## Remove the CRDs (and with them every Gennaker object).
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests $(KUBECTL) ## Deploy the operator (image $(IMG)) to the cluster of the current kubeconfig.
+	cd config/manager && $(KUBECTL) kustomize . >/dev/null
+	$(KUBECTL) kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: $(KUBECTL) ## Remove the operator from the cluster of the current kubeconfig.
+	$(KUBECTL) delete --ignore-not-found -k config/default
+
+$(KUBECTL):
+	$(MAKE) k8s-bin
+
+$(CONTROLLER_GEN):
+	GOBIN=$(LOCALBIN)/.controller-gen go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/.controller-gen/controller-gen $(CONTROLLER_GEN)
+	ln -sf $(notdir $(CONTROLLER_GEN)) $(LOCALBIN)/controller-gen

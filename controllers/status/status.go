@@ -1,0 +1,46 @@
+// Package status writes the conventional part of every Gennaker kind's status: conditions and
+// observedGeneration, sent as one merge patch of the status subresource per reconcile.
+package status
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// Object is a Gennaker kind: a Kubernetes object with the conventional status.
+type Object interface {
+	client.Object
+	v1alpha1.Conditioned
+}
+
+// Set records a condition for the object's current generation, and marks the status as describing it.
+// LastTransitionTime only moves when the condition's status changes (meta.SetStatusCondition).
+func Set(obj Object, condType string, s metav1.ConditionStatus, reason, message string) {
+	st := obj.GetStatus()
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type:               condType,
+		Status:             s,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: obj.GetGeneration(),
+	})
+	st.ObservedGeneration = obj.GetGeneration()
+}
+
+// Patch runs mutate on obj and writes the status if mutate changed it, as a merge patch against what was
+// read. A merge patch without a resourceVersion never conflicts; the status it writes is computed from
+// what was read, and the next reconcile (triggered by this very write) corrects anything stale.
+func Patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
+	before := obj.DeepCopyObject().(T)
+	mutate(obj)
+	if equality.Semantic.DeepEqual(before.GetStatus(), obj.GetStatus()) {
+		return nil
+	}
+	return c.Status().Patch(ctx, obj, client.MergeFrom(before))
+}
