@@ -1,0 +1,199 @@
+// Package testenv runs the tests of every package against a real kube-apiserver and etcd (envtest) with
+// Gennaker's CRDs installed, and offers what those tests share: a client, kubectl, a running manager and
+// sane Eventually defaults.
+//
+// The binaries come from KUBEBUILDER_ASSETS, which `make test` points at bin/k8s/<version> after building
+// them from the Go module proxy; without it, the same folder is used if it exists.
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers"
+)
+
+// K8sVersion is the control plane the project builds and tests against.
+const K8sVersion = "v1.37.2"
+
+// Scheme knows the built-in kinds and Gennaker's.
+var Scheme = k8sruntime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+}
+
+// Env is a running control plane.
+type Env struct {
+	env *envtest.Environment
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// Client is an uncached client: what it reads is what the API server has.
+	Client client.Client
+	// Kubeconfig is a file for kubectl, as an administrator.
+	Kubeconfig string
+	// Root is the repository's root folder.
+	Root string
+}
+
+// Main starts a control plane, runs the package's tests with it in *env, and stops it. Call it from TestMain.
+func Main(m *testing.M, env **Env) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		os.Exit(1)
+	}
+	*env = e
+	code := m.Run()
+	if err := e.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "testenv: stopping the control plane:", err)
+	}
+	os.Exit(code)
+}
+
+// Start starts etcd and kube-apiserver with the CRDs of config/crd/bases installed.
+func Start() (*Env, error) {
+	root := Root()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join(root, "bin", "k8s", K8sVersion)
+	}
+	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
+		return nil, fmt.Errorf("no kube-apiserver in %s: run `make k8s-bin` (or `make test`), which builds it", assets)
+	}
+	e := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := e.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	env := &Env{env: e, Config: cfg, Root: root}
+	if env.Client, err = client.New(cfg, client.Options{Scheme: Scheme}); err != nil {
+		return nil, err
+	}
+	admin, err := e.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := admin.KubeConfig()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "gennaker-kubeconfig-")
+	if err != nil {
+		return nil, err
+	}
+	env.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	return env, os.WriteFile(env.Kubeconfig, kc, 0o600)
+}
+
+// Stop stops the control plane.
+func (e *Env) Stop() error {
+	_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
+	return e.env.Stop()
+}
+
+// Root is the repository's root folder, found from this file's place in it.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Kubectl runs the kubectl built with the control plane against it and returns its combined output.
+func (e *Env) Kubectl(args ...string) (string, error) {
+	bin := filepath.Join(e.env.BinaryAssetsDirectory, "kubectl")
+	cmd := exec.Command(bin, append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Namespace creates a namespace with a generated name for one test and deletes it afterwards.
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	if err := e.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating a namespace: %v", err)
+	}
+	// envtest has no namespace controller, so the namespace stays Terminating; its objects are left to
+	// die with the control plane. Deleting still keeps `kubectl get` outputs of later tests small.
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), ns) })
+	return ns.Name
+}
+
+// StartManager runs the manager with every controller, as cmd/manager does, until the test ends.
+func (e *Env) StartManager(t testing.TB) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:  Scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		// Tests in one package each start a manager; unique names keep controller-runtime from refusing a
+		// second controller of the same name in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatalf("creating the manager: %v", err)
+	}
+	if err := controllers.SetupWithManager(mgr); err != nil {
+		t.Fatalf("setting up the controllers: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the manager stopped with an error: %v", err)
+		}
+	})
+}
+
+// Eventually defaults for tests against the API server: long enough for a loaded CI machine, short
+// enough that a real failure does not stall the run.
+const (
+	EventuallyTimeout = 20 * time.Second
+	PollInterval      = 100 * time.Millisecond
+)
+
+// NewWithT is gomega.NewWithT with this project's Eventually defaults.
+func NewWithT(t testing.TB) *gomega.WithT {
+	g := gomega.NewWithT(t)
+	g.SetDefaultEventuallyTimeout(EventuallyTimeout)
+	g.SetDefaultEventuallyPollingInterval(PollInterval)
+	return g
+}
+
+// zapLevel keeps passing tests quiet; TEST_VERBOSE=1 shows the controllers' debug logs.
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return -1
+	}
+	return zapcore.ErrorLevel
+}
