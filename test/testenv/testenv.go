@@ -93,31 +93,45 @@ func Start() (*Env, error) {
 	}
 	cfg, err := e.Start()
 	if err != nil {
+		// envtest leaves etcd and kube-apiserver running when it fails after starting them (a CRD the
+		// API server refuses, say): stop them, or every failed run leaks a control plane.
+		_ = e.Stop()
 		return nil, fmt.Errorf("starting the control plane: %w", err)
 	}
 	env := &Env{env: e, Config: cfg, Root: root}
-	if env.Client, err = client.New(cfg, client.Options{Scheme: Scheme}); err != nil {
+	if err := env.connect(); err != nil {
+		_ = env.Stop()
 		return nil, err
 	}
-	admin, err := e.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	return env, nil
+}
+
+// connect makes the administrator's client and kubeconfig.
+func (e *Env) connect() (err error) {
+	if e.Client, err = client.New(e.Config, client.Options{Scheme: Scheme}); err != nil {
+		return err
+	}
+	admin, err := e.env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kc, err := admin.KubeConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dir, err := os.MkdirTemp("", "gennaker-kubeconfig-")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	env.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	return env, os.WriteFile(env.Kubeconfig, kc, 0o600)
+	e.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	return os.WriteFile(e.Kubeconfig, kc, 0o600)
 }
 
 // Stop stops the control plane.
 func (e *Env) Stop() error {
-	_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
+	if e.Kubeconfig != "" {
+		_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
+	}
 	return e.env.Stop()
 }
 
