@@ -156,6 +156,11 @@ spec:
 			update:   strings.Replace(validServerGroup, "account: aws-prod", "account: aws-staging", 1),
 			want:     []string{"spec.account", "account is immutable"},
 		},
+		"server group: detail added": {
+			manifest: validServerGroup,
+			update:   validServerGroup + "  detail: canary\n",
+			want:     []string{"spec.detail", "detail is immutable"},
+		},
 		"pipeline: two stage types in one stage": {
 			manifest: validPipeline + "    manualJudgment: {instructions: Ready}\n",
 			want:     []string{"spec.stages[0]", "exactly one stage type must be set"},

@@ -136,7 +136,11 @@ type CloudServerGroup struct {
 	Azure *AzureServerGroup `json:"azure,omitempty"`
 }
 
-// ServerGroupSpec is one versioned group of identical instances behind a load balancer.
+// ServerGroupSpec is one versioned group of identical instances behind a load balancer. The name parts,
+// account and region place it in its cluster and cannot change; the field rules catch a changed value, the
+// two below a stack or detail added or removed.
+// +kubebuilder:validation:XValidation:rule="has(self.stack) == has(oldSelf.stack)",message="stack is immutable",fieldPath=".stack"
+// +kubebuilder:validation:XValidation:rule="has(self.detail) == has(oldSelf.detail)",message="detail is immutable",fieldPath=".detail"
 type ServerGroupSpec struct {
 	// Application the group belongs to: lowercase letters and digits (Frigga's naming; no hyphens, which
 	// separate the name's parts).

@@ -5,7 +5,6 @@ package cloudaccount
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,14 +25,8 @@ type Reconciler struct {
 // Reconcile records that the account was seen. Ready stays False until credentials can be checked, so
 // nothing mistakes an unchecked account for a usable one.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var acct v1alpha1.CloudAccount
-	if err := r.Get(ctx, req.NamespacedName, &acct); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	return ctrl.Result{}, status.Patch(ctx, r.Client, &acct, func(a *v1alpha1.CloudAccount) {
-		status.Set(a, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotImplemented,
-			"credentials are not checked yet: the "+string(a.Spec.Provider)+" provider is not implemented")
-	})
+	return ctrl.Result{}, status.MarkNotImplemented(ctx, r.Client, req.NamespacedName, &v1alpha1.CloudAccount{},
+		"credentials are not checked yet: the cloud providers are not implemented")
 }
 
 // SetupWithManager registers the reconciler. Status-only writes do not bump the generation, so the

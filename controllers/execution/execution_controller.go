@@ -5,7 +5,6 @@ package execution
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,14 +24,8 @@ type Reconciler struct {
 
 // Reconcile records that the execution was seen; Ready stays False because nothing runs it yet.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var ex v1alpha1.Execution
-	if err := r.Get(ctx, req.NamespacedName, &ex); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	return ctrl.Result{}, status.Patch(ctx, r.Client, &ex, func(e *v1alpha1.Execution) {
-		status.Set(e, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotImplemented,
-			"executions do not run yet: the pipeline engine is not implemented")
-	})
+	return ctrl.Result{}, status.MarkNotImplemented(ctx, r.Client, req.NamespacedName, &v1alpha1.Execution{},
+		"executions do not run yet: the pipeline engine is not implemented")
 }
 
 // SetupWithManager registers the reconciler.

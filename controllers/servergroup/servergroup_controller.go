@@ -5,7 +5,6 @@ package servergroup
 import (
 	"context"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,14 +25,8 @@ type Reconciler struct {
 
 // Reconcile records that the server group was seen; Ready stays False because no cloud resource is made yet.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var sg v1alpha1.ServerGroup
-	if err := r.Get(ctx, req.NamespacedName, &sg); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	return ctrl.Result{}, status.Patch(ctx, r.Client, &sg, func(s *v1alpha1.ServerGroup) {
-		status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotImplemented,
-			"no cloud resource is created yet: cloud providers are not implemented")
-	})
+	return ctrl.Result{}, status.MarkNotImplemented(ctx, r.Client, req.NamespacedName, &v1alpha1.ServerGroup{},
+		"no cloud resource is created yet: the cloud providers are not implemented")
 }
 
 // SetupWithManager registers the reconciler.
