@@ -28,7 +28,6 @@
 #                         `kubectl get gennaker -A`, check the manager log has no RBAC "forbidden" error, stop
 #                         everything and exit 0 (1 on any failure). E.g.
 #                           K8S_BIN=$PWD/bin/k8s/v1.37.2 MANAGER=$PWD/bin/manager DEV_EXIT_AFTER_READY=1 hack/dev.sh
-#   DEV_SETTLE            smoke test: seconds to let the manager reconcile the samples before listing (default 3)
 #
 # Files in DEV_DIR: kubeconfig (admin, system:masters), manager.kubeconfig (the manager's token), env (source it
 # from another terminal), etcd.log, kube-apiserver.log, manager.log, pki/ (kube-apiserver's self-signed serving
@@ -81,7 +80,6 @@ K8S_BIN=$(realpath -m -- "$K8S_BIN")
 MANAGER=$(realpath -m -- "${MANAGER:-$REPO/bin/manager}")
 DEV_DIR=$(realpath -m -- "${DEV_DIR:-$REPO/bin/dev}")
 DEV_READY_TIMEOUT=${DEV_READY_TIMEOUT:-60}
-DEV_SETTLE=${DEV_SETTLE:-3}
 DEV_EXIT_AFTER_READY=${DEV_EXIT_AFTER_READY:-0}
 DEV_MANAGER_ARGS=${DEV_MANAGER_ARGS---zap-devel}
 
@@ -517,8 +515,16 @@ until [[ -n $holder ]]; do
 done
 log "manager is leader ($holder)"
 kc apply -f config/samples/
-sleep "$DEV_SETTLE"
+# Every sample reconciled: observedGeneration caught up, and the valid sample pipeline Ready.
+kc wait --timeout="${DEV_READY_TIMEOUT}s" --for=jsonpath='{.status.observedGeneration}'=1 cloudaccount/aws-prod >&2 ||
+	die "smoke test: the manager did not reconcile the sample CloudAccount"
+kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=jsonpath='{.status.observedGeneration}'=1 \
+	servergroup/shop-main-v000 execution/shop-release-demo >&2 ||
+	die "smoke test: the manager did not reconcile the sample ServerGroup and Execution"
+kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=condition=Ready pipeline/shop-release >&2 ||
+	die "smoke test: the sample Pipeline is not Ready"
 running "$MANAGER_PID" $$ || die "the manager exited; see $DEV_DIR/manager.log"
+http_ok "$METRICS_PORT" /metrics || die "smoke test: no metrics at http://127.0.0.1:$METRICS_PORT/metrics"
 log "kubectl get gennaker -A"
 listing=$(kc get gennaker -A 2>&1)
 printf '%s\n' "$listing"
