@@ -16,10 +16,10 @@ import (
 func SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		&cloudaccount.Reconciler{Client: c},
-		&servergroup.Reconciler{Client: c},
+		cloudaccount.New(c),
+		servergroup.New(c),
 		&pipeline.Reconciler{Client: c},
-		&execution.Reconciler{Client: c},
+		execution.New(c),
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

@@ -44,15 +44,3 @@ func Patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)
 	}
 	return c.Status().Patch(ctx, obj, client.MergeFrom(before))
 }
-
-// MarkNotImplemented is the whole reconcile of a kind whose controller is not built yet: it reads the
-// object and records Ready=False with reason NotImplemented and the message, for the current generation,
-// so that nothing mistakes an accepted object for a working one.
-func MarkNotImplemented[T Object](ctx context.Context, c client.Client, key client.ObjectKey, obj T, message string) error {
-	if err := c.Get(ctx, key, obj); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	return Patch(ctx, c, obj, func(o T) {
-		Set(o, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonNotImplemented, message)
-	})
-}
