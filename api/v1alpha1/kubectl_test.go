@@ -44,15 +44,11 @@ func TestPrinterColumns(t *testing.T) {
 	for short, want := range cases {
 		t.Run(short, func(t *testing.T) {
 			g := NewWithT(t)
-			out, err := env.Kubectl("get", short, "-A", "--no-headers=false")
+			// Columns only show with a row: the samples give one of each kind (apply is idempotent).
+			out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "samples"))
 			g.Expect(err).NotTo(HaveOccurred(), out)
-			if strings.Contains(out, "No resources found") {
-				// Columns only show with a row; create one by applying the samples first.
-				out, err = env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "samples"))
-				g.Expect(err).NotTo(HaveOccurred(), out)
-				out, err = env.Kubectl("get", short, "-A")
-				g.Expect(err).NotTo(HaveOccurred(), out)
-			}
+			out, err = env.Kubectl("get", short, "-A")
+			g.Expect(err).NotTo(HaveOccurred(), out)
 			header := strings.Fields(strings.SplitN(out, "\n", 2)[0])
 			if short != "ca" { // namespaced kinds list the namespace first with -A
 				g.Expect(header[0]).To(Equal("NAMESPACE"))

@@ -4,7 +4,6 @@ package pipeline
 
 import (
 	"context"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -36,19 +35,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &pl); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	errs := pl.Spec.Validate()
+	invalid := pl.Spec.Validate().ToAggregate() // nil when valid
 	wasInvalid := isInvalid(&pl)
 	err := status.Patch(ctx, r.Client, &pl, func(p *v1alpha1.Pipeline) {
 		p.Status.StageCount = int32(len(p.Spec.Stages))
-		if len(errs) > 0 {
-			status.Set(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalid, errs.ToAggregate().Error())
+		if invalid != nil {
+			status.Set(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalid, invalid.Error())
 			return
 		}
 		status.Set(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonValid, "the pipeline is valid")
 	})
-	if err == nil && len(errs) > 0 && !wasInvalid {
-		r.Recorder.Eventf(&pl, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalid, "Validate", "%s",
-			strings.TrimSpace(errs.ToAggregate().Error()))
+	if err == nil && invalid != nil && !wasInvalid {
+		r.Recorder.Eventf(&pl, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalid, "Validate", "%s", invalid.Error())
 	}
 	return ctrl.Result{}, err
 }
