@@ -18,6 +18,31 @@ const (
 	ConditionJudged = "Judged"
 )
 
+// Annotations that say what started an Execution. An Execution without AnnotationTrigger was started by
+// a person (kubectl create); expressions read these as trigger.type, trigger.scheduledTime and so on.
+const (
+	// AnnotationTrigger is cron for a Pipeline's cron trigger, pipeline for a pipeline stage's child run.
+	AnnotationTrigger = "delivery.gennaker.io/trigger"
+	// AnnotationScheduledTime is the due time (RFC 3339) of the cron tick that started the run.
+	AnnotationScheduledTime = "delivery.gennaker.io/scheduled-time"
+	// AnnotationTriggerIndex is the index in spec.triggers of the cron trigger that started the run.
+	AnnotationTriggerIndex = "delivery.gennaker.io/trigger-index"
+	// AnnotationParentExecution names the Execution whose pipeline stage started this run.
+	AnnotationParentExecution = "delivery.gennaker.io/parent-execution"
+	// AnnotationParentStage names that parent's stage.
+	AnnotationParentStage = "delivery.gennaker.io/parent-stage"
+	// LabelPipeline is set on the Executions the operator creates (cron and pipeline-stage runs), for
+	// kubectl get -l; the controllers themselves list by spec.pipeline.
+	LabelPipeline = "delivery.gennaker.io/pipeline"
+)
+
+// Trigger types, the values of AnnotationTrigger and of trigger.type in expressions.
+const (
+	TriggerManual   = "manual"
+	TriggerCron     = "cron"
+	TriggerPipeline = "pipeline"
+)
+
 // Decision on a manual judgment.
 // +kubebuilder:validation:Enum=Continue;Stop
 type Decision string
@@ -68,6 +93,15 @@ type ExecutionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self || !oldSelf",message="a canceled execution cannot be resumed"
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+	// SkipWaits names running wait stages to end now, as if their duration had passed:
+	//   kubectl patch execution NAME --type merge -p '{"spec":{"skipWaits":["soak"]}}'
+	// A name cannot be removed once added.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="oldSelf.all(x, x in self)",message="a skipped wait cannot be unskipped"
+	// +listType=set
+	// +optional
+	SkipWaits []string `json:"skipWaits,omitempty"`
 }
 
 // ExecutionPhase is where a run is.
@@ -119,6 +153,10 @@ type StageStatus struct {
 	// Outputs of the stage, readable by later stages as stages['<name>'].outputs.
 	// +optional
 	Outputs map[string]apiextensionsv1.JSON `json:"outputs,omitempty"`
+	// NextCheckTime is when the controller looks at the stage next without being asked: the end of a
+	// wait, a webhook's next poll, the opening of an execution window.
+	// +optional
+	NextCheckTime *metav1.Time `json:"nextCheckTime,omitempty"`
 	// Conditions of the stage, such as Judged.
 	// +listType=map
 	// +listMapKey=type
@@ -142,6 +180,14 @@ type ExecutionStatus struct {
 	// PipelineGeneration is the Pipeline's metadata.generation frozen into this run when it started.
 	// +optional
 	PipelineGeneration int64 `json:"pipelineGeneration,omitempty"`
+	// Parameters are the run's parameters as resolved when it started: the Execution's own, plus the
+	// pipeline's defaults.
+	// +optional
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// PipelineSpec is the Pipeline's spec frozen when the run started; the run follows it, whatever later
+	// edits the Pipeline gets.
+	// +optional
+	PipelineSpec *PipelineSpec `json:"pipelineSpec,omitempty"`
 	// CurrentStage names the running or waiting stages, comma-separated, for the printer column.
 	// +optional
 	CurrentStage string `json:"currentStage,omitempty"`

@@ -244,7 +244,7 @@ func (v *pipelineValidator) stage(st *Stage, path *field.Path) field.ErrorList {
 		errs = append(errs, window(path.Child("window"), st.Window)...)
 	}
 
-	types := st.setTypes()
+	types := st.Types()
 	switch {
 	case len(types) == 0:
 		errs = append(errs, field.Required(path, "exactly one stage type must be set: wait, manualJudgment, "+
@@ -285,32 +285,6 @@ func (v *pipelineValidator) stage(st *Stage, path *field.Path) field.ErrorList {
 		}
 	}
 	return errs
-}
-
-// setTypes returns the JSON names of the stage types set, in declaration order.
-func (st *Stage) setTypes() []string {
-	var out []string
-	for _, t := range []struct {
-		name string
-		set  bool
-	}{
-		{"wait", st.Wait != nil},
-		{"manualJudgment", st.ManualJudgment != nil},
-		{"checkPreconditions", st.CheckPreconditions != nil},
-		{"deploy", st.Deploy != nil},
-		{"enableServerGroup", st.EnableServerGroup != nil},
-		{"disableServerGroup", st.DisableServerGroup != nil},
-		{"resizeServerGroup", st.ResizeServerGroup != nil},
-		{"destroyServerGroup", st.DestroyServerGroup != nil},
-		{"rollbackCluster", st.RollbackCluster != nil},
-		{"webhook", st.Webhook != nil},
-		{"pipeline", st.Pipeline != nil},
-	} {
-		if t.set {
-			out = append(out, t.name)
-		}
-	}
-	return out
 }
 
 func window(path *field.Path, w *Window) field.ErrorList {

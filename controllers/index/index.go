@@ -1,0 +1,24 @@
+// Package index declares the cache indexes the reconcilers share. A field index may be registered only
+// once per manager, so every reconciler that lists by one of these goes through this package.
+package index
+
+import (
+	"context"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// ExecutionPipeline indexes Executions by spec.pipeline, so that a Pipeline's runs are listed without a
+// label that a user could forget or change:
+//
+//	c.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{index.ExecutionPipeline: name})
+const ExecutionPipeline = "spec.pipeline"
+
+// Setup registers every index with the manager's cache.
+func Setup(ctx context.Context, mgr ctrl.Manager) error {
+	return mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.Execution{}, ExecutionPipeline,
+		func(o client.Object) []string { return []string{o.(*v1alpha1.Execution).Spec.Pipeline} })
+}
