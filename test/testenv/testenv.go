@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,8 +163,10 @@ func (e *Env) Namespace(t testing.TB) string {
 	return ns.Name
 }
 
-// StartManager runs the manager with every controller, as cmd/manager does, until the test ends.
-func (e *Env) StartManager(t testing.TB) {
+// StartManager runs the manager with every controller, as cmd/manager does, until the test ends or the
+// returned stop is called; stop returns once the manager has stopped, so that a test can start a fresh one
+// to prove that a restart loses nothing.
+func (e *Env) StartManager(t testing.TB) (stop func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:  Scheme,
@@ -181,12 +184,17 @@ func (e *Env) StartManager(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the manager stopped with an error: %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("the manager stopped with an error: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // Eventually defaults for tests against the API server: long enough for a loaded CI machine, short
