@@ -25,7 +25,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 		cloudaccount.New(c),
 		servergroup.New(c),
 		&pipeline.Reconciler{Client: c},
-		execution.New(c),
+		execution.New(mgr),
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

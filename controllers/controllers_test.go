@@ -63,13 +63,21 @@ func TestEveryKindGetsReadyCondition(t *testing.T) {
 	for _, obj := range []interface {
 		client.Object
 		v1alpha1.Conditioned
-	}{acct, sg, ex} {
+	}{acct, sg} {
 		g.Eventually(func(g Gomega) {
 			c := ready(g, obj, func() error { return env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj) })
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNotImplemented))
 		}).Should(Succeed(), "%T %s", obj, obj.GetName())
 	}
+	// The run's pipeline does not exist (yet): it waits in Queued and says why.
+	g.Eventually(func(g Gomega) {
+		c := ready(g, ex, func() error { return env.Client.Get(ctx, client.ObjectKeyFromObject(ex), ex) })
+		g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(c.Reason).To(Equal("PipelineNotFound"))
+		g.Expect(c.Message).To(ContainSubstring("pipeline demo does not exist"))
+		g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionQueued))
+	}).Should(Succeed())
 }
 
 // TestPipelineValidation checks that a pipeline the schema accepts but that cannot run (here a cycle in

@@ -1,0 +1,157 @@
+package stages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/engine"
+)
+
+// Pipeline runs another pipeline of the namespace as a child Execution. The child's name is derived from
+// the parent's and the stage's, so a restart between creating it and recording it finds it again instead
+// of starting a second run. The child is owned by the parent: deleting the parent deletes it.
+type Pipeline struct {
+	Client client.Client
+}
+
+// Start creates the child.
+func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
+	ps := s.Spec.Pipeline
+	params := make(map[string]string, len(ps.Parameters))
+	for k, tmpl := range ps.Parameters {
+		v, err := s.Render(tmpl, nil)
+		if err != nil {
+			s.Fail(fmt.Sprintf("pipeline.parameters.%s: %v", k, err))
+			return nil
+		}
+		params[k] = v
+	}
+	parent := s.Execution
+	child := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ChildName(parent.Name, s.Spec.Name),
+			Namespace: parent.Namespace,
+			Labels:    map[string]string{v1alpha1.LabelPipeline: ps.Name},
+			Annotations: map[string]string{
+				v1alpha1.AnnotationTrigger:         v1alpha1.TriggerPipeline,
+				v1alpha1.AnnotationParentExecution: parent.Name,
+				v1alpha1.AnnotationParentStage:     s.Spec.Name,
+			},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         v1alpha1.GroupVersion.String(),
+				Kind:               "Execution",
+				Name:               parent.Name,
+				UID:                parent.UID,
+				Controller:         ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: ps.Name, Parameters: params},
+	}
+	err := p.Client.Create(ctx, child)
+	if apierrors.IsAlreadyExists(err) {
+		var existing v1alpha1.Execution
+		if err := p.Client.Get(ctx, client.ObjectKeyFromObject(child), &existing); err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(&existing, parent) {
+			s.Fail(fmt.Sprintf("execution %s already exists and was not started by this stage", child.Name))
+			return nil
+		}
+	} else if err != nil {
+		return err
+	}
+	if err := s.SetOutput("execution", child.Name); err != nil {
+		return err
+	}
+	if !ptr.Deref(ps.Wait, true) {
+		s.Succeed(fmt.Sprintf("started execution %s of pipeline %s", child.Name, ps.Name))
+		return nil
+	}
+	s.Running(fmt.Sprintf("execution %s of pipeline %s started", child.Name, ps.Name), timeZero)
+	return nil
+}
+
+// Check takes the child's outcome once it has one.
+func (p Pipeline) Check(ctx context.Context, s *engine.StageRun) error {
+	var child v1alpha1.Execution
+	err := p.Client.Get(ctx, p.childKey(s), &child)
+	if apierrors.IsNotFound(err) {
+		s.Fail(fmt.Sprintf("execution %s was deleted before it finished", p.childKey(s).Name))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.SetOutput("phase", string(child.Status.Phase)); err != nil {
+		return err
+	}
+	switch child.Status.Phase {
+	case v1alpha1.ExecutionSucceeded:
+		s.Succeed(fmt.Sprintf("execution %s succeeded", child.Name))
+	case v1alpha1.ExecutionFailed, v1alpha1.ExecutionCanceled:
+		msg := fmt.Sprintf("execution %s is %s", child.Name, child.Status.Phase)
+		if c := readyMessage(&child); c != "" {
+			msg += ": " + c
+		}
+		s.Fail(msg)
+	default:
+		phase := child.Status.Phase
+		if phase == "" {
+			phase = v1alpha1.ExecutionQueued
+		}
+		msg := fmt.Sprintf("execution %s is %s", child.Name, phase)
+		if child.Status.CurrentStage != "" {
+			msg += ", at stage " + child.Status.CurrentStage
+		}
+		s.Running(msg, timeZero)
+	}
+	return nil
+}
+
+// Cancel cancels the child, if it still runs.
+func (p Pipeline) Cancel(ctx context.Context, s *engine.StageRun) error {
+	var child v1alpha1.Execution
+	if err := p.Client.Get(ctx, p.childKey(s), &child); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if child.Spec.Cancel {
+		return nil
+	}
+	patch := client.MergeFrom(child.DeepCopy())
+	child.Spec.Cancel = true
+	return client.IgnoreNotFound(p.Client.Patch(ctx, &child, patch))
+}
+
+func (Pipeline) childKey(s *engine.StageRun) types.NamespacedName {
+	return types.NamespacedName{Namespace: s.Execution.Namespace, Name: ChildName(s.Execution.Name, s.Spec.Name)}
+}
+
+// ChildName is the name of the Execution a parent's pipeline stage starts: parent-stage, shortened with a
+// hash when that is longer than an object name may be.
+func ChildName(parent, stage string) string {
+	name := parent + "-" + stage
+	if len(name) <= 253 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:253-17] + "-" + hex.EncodeToString(sum[:8])
+}
+
+func readyMessage(ex *v1alpha1.Execution) string {
+	for _, c := range ex.Status.Conditions {
+		if c.Type == v1alpha1.ConditionReady {
+			return c.Message
+		}
+	}
+	return ""
+}

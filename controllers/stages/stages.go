@@ -1,0 +1,45 @@
+// Package stages holds the stage types the engine runs, one file each. Adding a type is one file with a
+// value implementing engine.Stage, and one line in All.
+package stages
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/controllers/engine"
+)
+
+// Deps are what stage types need from the operator.
+type Deps struct {
+	// Client reads and writes Kubernetes objects (child Executions, later ServerGroups).
+	Client client.Client
+	// HTTP makes webhook calls.
+	HTTP *http.Client
+}
+
+// All returns every stage type this version runs, by type name. The deploy and server-group types are
+// not here yet: the engine fails such a stage with a message saying this version cannot run it.
+func All(d Deps) engine.Stages {
+	if d.HTTP == nil {
+		d.HTTP = NewWebhookClient()
+	}
+	return engine.Stages{
+		"wait":               Wait{},
+		"manualJudgment":     ManualJudgment{},
+		"checkPreconditions": CheckPreconditions{},
+		"pipeline":           Pipeline{Client: d.Client},
+		"webhook":            Webhook{HTTP: d.HTTP},
+	}
+}
+
+// instant is embedded by stage types that finish in Start and have nothing to stop.
+type instant struct{}
+
+func (instant) Check(context.Context, *engine.StageRun) error  { return nil }
+func (instant) Cancel(context.Context, *engine.StageRun) error { return nil }
+
+// timeZero asks for no timed check: the stage is looked at again when something it watches changes.
+var timeZero time.Time
