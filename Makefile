@@ -53,6 +53,7 @@ test: manifests generate fmt vet k8s-bin ## Run every test against a real kube-a
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -o $(LOCALBIN)/receiver ./test/receiver
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
@@ -60,7 +61,7 @@ run: manifests generate fmt vet ## Run the manager against the cluster of the cu
 
 .PHONY: dev
 dev: manifests k8s-bin build ## Start etcd, kube-apiserver and the manager on this machine; Ctrl-C stops all.
-	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager hack/dev.sh
+	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver hack/dev.sh
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

@@ -17,6 +17,8 @@
 # Environment (all optional):
 #   K8S_BIN               directory holding etcd, kube-apiserver and kubectl (default: newest bin/k8s/v*)
 #   MANAGER               the manager binary (default: bin/manager)
+#   RECEIVER              the demo's webhook receiver (default: bin/receiver, built from test/receiver)
+#   DEV_WEBHOOK_PORT      its port (default 18090: the sample pipeline release-gate calls 127.0.0.1:18090)
 #   DEV_DIR               state directory (default: bin/dev). Wiped at every start, so each run is clean; for
 #                         safety only if it is empty or was made by this script.
 #   DEV_ETCD_PORT, DEV_ETCD_PEER_PORT, DEV_APISERVER_PORT, DEV_HEALTH_PORT, DEV_METRICS_PORT
@@ -25,8 +27,10 @@
 #   DEV_MANAGER_ARGS      extra manager flags, word-split (default: --zap-devel, human-readable logs)
 #   DEV_EXIT_AFTER_READY=1
 #                         smoke test: once the manager is ready and leader, apply config/samples/, print
-#                         `kubectl get gennaker -A`, check the manager log has no RBAC "forbidden" error, stop
-#                         everything and exit 0 (1 on any failure). E.g.
+#                         `kubectl get gennaker -A`, run the release-gate demo to the end (it waits for a
+#                         judgment, is approved with kubectl patch, calls the receiver, succeeds), check the
+#                         manager log has no RBAC "forbidden" error, stop everything and exit 0 (1 on any
+#                         failure). E.g.
 #                           K8S_BIN=$PWD/bin/k8s/v1.37.2 MANAGER=$PWD/bin/manager DEV_EXIT_AFTER_READY=1 hack/dev.sh
 #
 # Files in DEV_DIR: kubeconfig (admin, system:masters), manager.kubeconfig (the manager's token), env (source it
@@ -78,6 +82,8 @@ if [[ -z ${K8S_BIN:-} ]]; then
 fi
 K8S_BIN=$(realpath -m -- "$K8S_BIN")
 MANAGER=$(realpath -m -- "${MANAGER:-$REPO/bin/manager}")
+RECEIVER=$(realpath -m -- "${RECEIVER:-$REPO/bin/receiver}")
+DEV_WEBHOOK_PORT=${DEV_WEBHOOK_PORT:-18090}
 DEV_DIR=$(realpath -m -- "${DEV_DIR:-$REPO/bin/dev}")
 DEV_READY_TIMEOUT=${DEV_READY_TIMEOUT:-60}
 DEV_EXIT_AFTER_READY=${DEV_EXIT_AFTER_READY:-0}
@@ -151,6 +157,7 @@ cleanup() {
 		while running "$TAIL_PID" $$ && (($(now_ms) - t < 3000)); do sleep 0.1; done
 		stop 'manager log follower' "$TAIL_PID" 1 $$ 2>/dev/null
 	fi
+	stop 'webhook receiver' "${RECEIVER_PID:-}" 5 $$
 	stop kube-apiserver "$APISERVER_PID" 30 $$
 	[[ -n $ETCD_PID ]] && running "$ETCD_PID" $$ && sleep 1
 	stop etcd "$ETCD_PID" 15 $$
@@ -249,6 +256,7 @@ port ETCD_PEER_PORT DEV_ETCD_PEER_PORT
 port APISERVER_PORT DEV_APISERVER_PORT
 port HEALTH_PORT DEV_HEALTH_PORT
 port METRICS_PORT DEV_METRICS_PORT
+port WEBHOOK_PORT DEV_WEBHOOK_PORT
 log "ports: etcd $ETCD_PORT (peer $ETCD_PEER_PORT), kube-apiserver $APISERVER_PORT, manager health $HEALTH_PORT, metrics $METRICS_PORT"
 
 # ---------------------------------------------------------------------------------------------------------
@@ -425,6 +433,12 @@ EOF
 # 6. The manager. Its output goes to manager.log and is followed on the terminal with tail --pid (which ends
 # when the manager does): a pipe to tee would kill the manager with SIGPIPE if the terminal went away.
 
+# The demo's webhook receiver (test/receiver), a stand-in for a chat service.
+[[ -x $RECEIVER ]] || die "no webhook receiver at $RECEIVER: run make dev, or go build -o bin/receiver ./test/receiver"
+setsid "$RECEIVER" --addr="127.0.0.1:$WEBHOOK_PORT" >"$DEV_DIR/receiver.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
+RECEIVER_PID=$!
+echo "receiver $RECEIVER_PID" >>"$DEV_DIR/pids"
+
 log "starting the manager as $SA_USER"
 # shellcheck disable=SC2086 # DEV_MANAGER_ARGS is a list of flags
 setsid "$MANAGER" \
@@ -487,6 +501,9 @@ cat >&2 <<EOF
     kubectl apply -f config/samples/
     kubectl get gennaker -A
   Manager: http://127.0.0.1:$HEALTH_PORT/healthz  http://127.0.0.1:$HEALTH_PORT/readyz  http://127.0.0.1:$METRICS_PORT/metrics
+  Demo:    kubectl get executions -w, then approve the release-gate-demo run:
+    kubectl patch execution release-gate-demo --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
+  Webhook receiver: http://127.0.0.1:$WEBHOOK_PORT (what it received: $rel/receiver.log)
   Logs:    $rel/manager.log  $rel/kube-apiserver.log  $rel/etcd.log
   The manager runs as $SA_USER, with only the RBAC of config/rbac.
   Ctrl-C stops the manager, kube-apiserver and etcd.
@@ -519,8 +536,21 @@ kc apply -f config/samples/
 kc wait --timeout="${DEV_READY_TIMEOUT}s" --for=jsonpath='{.status.observedGeneration}'=1 cloudaccount/aws-prod >&2 ||
 	die "smoke test: the manager did not reconcile the sample CloudAccount"
 kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=jsonpath='{.status.observedGeneration}'=1 \
-	servergroup/shop-main-v000 execution/shop-release-demo >&2 ||
+	servergroup/shop-main-v000 execution/release-gate-demo >&2 ||
 	die "smoke test: the manager did not reconcile the sample ServerGroup and Execution"
+# The demo, as the README tells it: the run waits for a judgment, a person approves, the run ends.
+kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=jsonpath='{.status.awaitingJudgment}'=go-no-go \
+	execution/release-gate-demo >&2 || die "smoke test: the demo run does not wait for its judgment"
+log "kubectl get executions"
+kc -n default get executions
+kc -n default patch execution release-gate-demo --type merge \
+	-p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
+kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=condition=Succeeded execution/release-gate-demo >&2 ||
+	die "smoke test: the demo run did not succeed: $(kc -n default get execution release-gate-demo -o yaml)"
+log "kubectl get executions"
+kc -n default get executions
+grep -q '"path":"/hooks/releases"' "$DEV_DIR/receiver.log" ||
+	die "smoke test: the webhook receiver got no call; see $DEV_DIR/receiver.log"
 kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=condition=Ready pipeline/shop-release >&2 ||
 	die "smoke test: the sample Pipeline is not Ready"
 running "$MANAGER_PID" $$ || die "the manager exited; see $DEV_DIR/manager.log"

@@ -17,12 +17,12 @@ func TestSamplesApply(t *testing.T) {
 	g.Expect(out).To(ContainSubstring("cloudaccount.delivery.gennaker.io/aws-prod created"))
 	g.Expect(out).To(ContainSubstring("servergroup.delivery.gennaker.io/shop-main-v000 created"))
 	g.Expect(out).To(ContainSubstring("pipeline.delivery.gennaker.io/shop-release created"))
-	g.Expect(out).To(ContainSubstring("execution.delivery.gennaker.io/shop-release-demo created"))
+	g.Expect(out).To(ContainSubstring("execution.delivery.gennaker.io/release-gate-demo created"))
 
 	out, err = env.Kubectl("get", "gennaker", "-A")
 	g.Expect(err).NotTo(HaveOccurred(), out)
 	for _, name := range []string{"cloudaccount.delivery.gennaker.io/aws-prod", "servergroup.delivery.gennaker.io/shop-main-v000",
-		"pipeline.delivery.gennaker.io/shop-release", "execution.delivery.gennaker.io/shop-release-demo"} {
+		"pipeline.delivery.gennaker.io/shop-release", "execution.delivery.gennaker.io/release-gate-demo"} {
 		g.Expect(out).To(ContainSubstring(name))
 	}
 

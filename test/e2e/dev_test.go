@@ -18,7 +18,9 @@ import (
 // TestMakeDevSmoke runs what `make dev` runs, hack/dev.sh, in its smoke-test mode: a real etcd and
 // kube-apiserver with token authentication and RBAC, the CRDs and config/rbac installed, and the manager
 // binary running with only that RBAC. The script applies config/samples, lists them with
-// `kubectl get gennaker -A`, fails on any RBAC "forbidden" in the manager's log, and stops everything.
+// `kubectl get gennaker -A`, runs the release-gate demo (it waits for a judgment, is approved with kubectl
+// patch and calls the webhook receiver), fails on any RBAC "forbidden" in the manager's log, and stops
+// everything.
 func TestMakeDevSmoke(t *testing.T) {
 	g := NewWithT(t)
 	root := testenv.Root()
@@ -26,18 +28,23 @@ func TestMakeDevSmoke(t *testing.T) {
 	if k8sBin == "" {
 		k8sBin = filepath.Join(root, "bin", "k8s", testenv.K8sVersion)
 	}
-	manager := filepath.Join(t.TempDir(), "manager")
-	build := exec.Command("go", "build", "-o", manager, "./cmd/manager")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	g.Expect(err).NotTo(HaveOccurred(), string(out))
+	bin := t.TempDir()
+	manager, receiver := filepath.Join(bin, "manager"), filepath.Join(bin, "receiver")
+	var out []byte
+	var err error
+	for bin, pkg := range map[string]string{manager: "./cmd/manager", receiver: "./test/receiver"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = root
+		out, err = build.CombinedOutput()
+		g.Expect(err).NotTo(HaveOccurred(), string(out))
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dev := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "dev.sh"))
 	dev.Dir = root
 	dev.Env = append(os.Environ(),
-		"K8S_BIN="+k8sBin, "MANAGER="+manager, "DEV_DIR="+t.TempDir(), "DEV_EXIT_AFTER_READY=1")
+		"K8S_BIN="+k8sBin, "MANAGER="+manager, "RECEIVER="+receiver, "DEV_DIR="+t.TempDir(), "DEV_EXIT_AFTER_READY=1")
 	// SIGTERM, not SIGKILL, on timeout: the script's trap then stops the servers it started.
 	dev.Cancel = func() error { return dev.Process.Signal(syscall.SIGTERM) }
 	dev.WaitDelay = 30 * time.Second
@@ -47,7 +54,9 @@ func TestMakeDevSmoke(t *testing.T) {
 		"cloudaccount.delivery.gennaker.io/aws-prod",
 		"servergroup.delivery.gennaker.io/shop-main-v000",
 		"pipeline.delivery.gennaker.io/shop-release",
-		"execution.delivery.gennaker.io/shop-release-demo",
+		"execution.delivery.gennaker.io/release-gate-demo",
+		"release-gate-demo   release-gate   Running",
+		"release-gate-demo   release-gate   Succeeded",
 		"smoke test passed",
 	} {
 		g.Expect(string(out)).To(ContainSubstring(want))
