@@ -120,6 +120,35 @@ spec:
 
 	ex = waitPhase(g, ns, "good", v1alpha1.ExecutionSucceeded)
 	g.Expect(ex.Status.Parameters).To(Equal(map[string]string{"image": "ami-0abc", "env": "prod"}))
+
+	// A run created before its pipeline (a GitOps sync applies both in any order) waits, then runs.
+	run(t, ns, "early", "late", nil)
+	g.Eventually(func(g Gomega) {
+		g.Expect(condition(execution(g, ns, "early"), v1alpha1.ConditionReady).Reason).To(Equal("PipelineNotFound"))
+	}).Should(Succeed())
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: late}
+spec:
+  application: shop
+  stages: [{name: pause, wait: {duration: 0s}}]
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: cyclic}
+spec:
+  application: shop
+  stages:
+  - {name: a, dependsOn: [b], wait: {duration: 0s}}
+  - {name: b, dependsOn: [a], wait: {duration: 0s}}
+`)
+	waitPhase(g, ns, "early", v1alpha1.ExecutionSucceeded)
+
+	// A pipeline the controller found invalid does not run.
+	run(t, ns, "cycle", "cyclic", nil)
+	ex = waitPhase(g, ns, "cycle", v1alpha1.ExecutionFailed)
+	g.Expect(condition(ex, v1alpha1.ConditionReady).Message).To(ContainSubstring("pipeline cyclic is invalid: spec.stages[0].dependsOn"))
 }
 
 // TestManualJudgment approves one judgment with kubectl patch, as the README says, stops another, shows
