@@ -32,8 +32,7 @@ func ready(g Gomega, obj v1alpha1.Conditioned, get func() error) *metav1.Conditi
 // the current observedGeneration and a Ready condition that says honestly what is not built yet.
 func TestEveryKindGetsReadyCondition(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	ctx := context.Background()
 
 	acct := &v1alpha1.CloudAccount{
@@ -85,8 +84,7 @@ func TestEveryKindGetsReadyCondition(t *testing.T) {
 // and that fixing it makes it Ready.
 func TestPipelineValidation(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	ctx := context.Background()
 
 	// build -> deploy -> verify -> build: a cycle, which only the controller can see.

@@ -20,8 +20,7 @@ import (
 // finished, independent ones together, and the run succeeds with conditions and Events a user can read.
 func TestExecutionRunsTheGraph(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -90,8 +89,7 @@ spec:
 // message naming each field, and renders templates with the resolved ones.
 func TestExecutionParameters(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -156,8 +154,7 @@ spec:
 // starts, and reports a judgment for a stage that does not exist.
 func TestManualJudgment(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -232,8 +229,7 @@ spec:
 // branch.
 func TestOnFailure(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	for _, mode := range []string{"Fail", "Continue", "FailAfterBranches"} {
 		apply(t, ns, fmt.Sprintf(`
 apiVersion: delivery.gennaker.io/v1alpha1
@@ -273,8 +269,7 @@ spec:
 // stops its running stages and its child run.
 func TestTimeoutSkipAndCancel(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -333,8 +328,7 @@ spec:
 // failure fails the stage, and a child that is only started lets the parent go on.
 func TestPipelineStage(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -376,8 +370,7 @@ spec:
 // TestLimitConcurrent queues later runs while one runs, and starts them in creation order.
 func TestLimitConcurrent(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -416,8 +409,7 @@ spec:
 // TestFrozenPipeline edits a Pipeline while a run of it waits: the run keeps the stages it started with.
 func TestFrozenPipeline(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	ctx := context.Background()
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
@@ -448,8 +440,7 @@ spec:
 // TestExecutionWindow holds a stage until its window opens, and says until when.
 func TestExecutionWindow(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	now := time.Now().UTC()
 	closed := fmt.Sprintf(`{from: "%s", to: "%s"}`, now.Add(2*time.Hour).Format("15:04"), now.Add(3*time.Hour).Format("15:04"))
 	open := fmt.Sprintf(`{from: "%s", to: "%s"}`, now.Add(-time.Hour).Format("15:04"), now.Add(time.Hour).Format("15:04"))

@@ -123,3 +123,11 @@ func events(g Gomega, ns, name string) []eventsv1.Event {
 	}
 	return out
 }
+
+// setup gives a test a namespace and a running manager. The manager starts second so that it stops first
+// (cleanups run in reverse): Events still being sent when the namespace goes would be refused, noisily.
+func setup(t *testing.T) string {
+	ns := env.Namespace(t)
+	env.StartManager(t)
+	return ns
+}

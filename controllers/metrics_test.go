@@ -14,8 +14,7 @@ import (
 // TestMetrics runs a judged pipeline and reads the operator's metrics from the registry /metrics serves.
 func TestMetrics(t *testing.T) {
 	g := testenv.NewWithT(t)
-	env.StartManager(t)
-	ns := env.Namespace(t)
+	ns := setup(t)
 	before := gather(g)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1

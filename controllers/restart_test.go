@@ -35,8 +35,8 @@ func TestRestartMidRun(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	stop := env.StartManager(t)
 	ns := env.Namespace(t)
+	stop := env.StartManager(t)
 	apply(t, ns, fmt.Sprintf(`
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// flaky fails its first Start with a transient error, then succeeds.
+type flaky struct{ calls *int }
+
+func (f flaky) Start(_ context.Context, s *StageRun) error {
+	*f.calls++
+	if *f.calls == 1 {
+		return errors.New("the API server said: try again")
+	}
+	s.Succeed("done")
+	return nil
+}
+func (flaky) Check(context.Context, *StageRun) error  { return nil }
+func (flaky) Cancel(context.Context, *StageRun) error { return nil }
+
+func run(stages ...v1alpha1.Stage) *v1alpha1.Execution {
+	ex := &v1alpha1.Execution{Status: v1alpha1.ExecutionStatus{
+		Phase:        v1alpha1.ExecutionRunning,
+		PipelineSpec: &v1alpha1.PipelineSpec{Stages: stages},
+	}}
+	InitStages(ex)
+	return ex
+}
+
+func TestTransientErrorRetriesTheWholeStart(t *testing.T) {
+	calls := 0
+	e := &Engine{Stages: Stages{"wait": flaky{&calls}}}
+	ex := run(v1alpha1.Stage{Name: "a", StageType: v1alpha1.StageType{Wait: &v1alpha1.WaitStage{Duration: "1s"}}})
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+	res := e.Step(context.Background(), ex, now, nil)
+	if res.Err == nil || len(res.Transitions) != 0 {
+		t.Fatalf("want the error and no transition, got %v, %v", res.Err, res.Transitions)
+	}
+	if st := ex.Status.Stages[0]; st.Phase != v1alpha1.StageNotStarted || st.StartTime != nil {
+		t.Fatalf("a failed start must leave the stage as it was, got %+v", st)
+	}
+	res = e.Step(context.Background(), ex, now.Add(time.Second), nil)
+	if res.Err != nil || ex.Status.Phase != v1alpha1.ExecutionSucceeded {
+		t.Fatalf("the retry should finish the run: %v, %s", res.Err, ex.Status.Phase)
+	}
+	if got := len(res.Transitions); got != 2 {
+		t.Fatalf("want NotStarted->Running->Succeeded, got %+v", res.Transitions)
+	}
+	if res.Transitions[0].To != v1alpha1.StageRunning || res.Transitions[1].To != v1alpha1.StageSucceeded {
+		t.Fatalf("transitions out of order: %+v", res.Transitions)
+	}
+}
+
+func TestStaleCacheStopsTheStep(t *testing.T) {
+	calls := 0
+	e := &Engine{Stages: Stages{"wait": stale{&calls}}}
+	ex := run(v1alpha1.Stage{Name: "a", StageType: v1alpha1.StageType{Wait: &v1alpha1.WaitStage{Duration: "1s"}}})
+	res := e.Step(context.Background(), ex, time.Now(), func(context.Context) error { return ErrStale })
+	if !errors.Is(res.Err, ErrStale) || calls != 0 {
+		t.Fatalf("want ErrStale before the side effect, got %v after %d effects", res.Err, calls)
+	}
+}
+
+// stale does something that cannot be undone, after EnsureFresh.
+type stale struct{ effects *int }
+
+func (s stale) Start(ctx context.Context, r *StageRun) error {
+	if err := r.EnsureFresh(ctx); err != nil {
+		return err
+	}
+	*s.effects++
+	return nil
+}
+func (stale) Check(context.Context, *StageRun) error  { return nil }
+func (stale) Cancel(context.Context, *StageRun) error { return nil }
+
+func TestUnsupportedStageTypeFailsWithAMessage(t *testing.T) {
+	e := &Engine{Stages: Stages{}}
+	ex := run(v1alpha1.Stage{Name: "deploy", OnFailure: v1alpha1.OnFailureFail,
+		StageType: v1alpha1.StageType{Deploy: &v1alpha1.DeployStage{}}})
+	res := e.Step(context.Background(), ex, time.Now(), nil)
+	if ex.Status.Phase != v1alpha1.ExecutionFailed {
+		t.Fatalf("phase %s", ex.Status.Phase)
+	}
+	if want := "stage type deploy is not supported by this version of the operator"; ex.Status.Stages[0].Message != want {
+		t.Fatalf("message %q", ex.Status.Stages[0].Message)
+	}
+	if res.Message != "stage deploy failed: "+"stage type deploy is not supported by this version of the operator" {
+		t.Fatalf("run message %q", res.Message)
+	}
+}
