@@ -402,6 +402,13 @@ spec:
 		g.Expect(condition(ex, v1alpha1.ConditionReady).Message).To(ContainSubstring("waits for execution second"))
 	}).Should(Succeed())
 
+	// A queued run can be canceled before it starts.
+	run(t, ns, "fourth", "serial", nil)
+	waitPhase(g, ns, "fourth", v1alpha1.ExecutionQueued)
+	patch(t, ns, "fourth", `{"spec":{"cancel":true}}`)
+	ex = waitPhase(g, ns, "fourth", v1alpha1.ExecutionCanceled)
+	g.Expect(condition(ex, v1alpha1.ConditionReady).Message).To(Equal("canceled before it started"))
+
 	patch(t, ns, "second", `{"spec":{"judgments":{"gate":{"decision":"Continue"}}}}`)
 	waitStagePhase(g, ns, "third", "gate", v1alpha1.StageWaitingForJudgment)
 }

@@ -36,7 +36,8 @@ type Stage interface {
 	// WaitingForJudgment, and must only do what is due (compare s.Now with its NextCheckTime).
 	Check(ctx context.Context, s *StageRun) error
 	// Cancel tells a started stage to stop: the run was canceled, another stage failed the run, or the
-	// stage timed out. The engine sets the phase afterwards.
+	// stage timed out. The engine sets the phase afterwards. It returns an error only when trying again may
+	// succeed: a run must always be cancelable, so a refusal that will last is the stage's to swallow.
 	Cancel(ctx context.Context, s *StageRun) error
 }
 

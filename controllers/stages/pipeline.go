@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -129,7 +130,24 @@ func (p Pipeline) Cancel(ctx context.Context, s *engine.StageRun) error {
 	}
 	patch := client.MergeFrom(child.DeepCopy())
 	child.Spec.Cancel = true
-	return client.IgnoreNotFound(p.Client.Patch(ctx, &child, patch))
+	err := p.Client.Patch(ctx, &child, patch)
+	if err == nil || apierrors.IsNotFound(err) || !retryable(err) {
+		// A refusal that will not change (forbidden, invalid) must not keep the parent from being canceled.
+		return nil
+	}
+	return err
+}
+
+// retryable says whether an API error may go away by itself.
+func retryable(err error) bool {
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsConflict(err) ||
+		apierrors.IsUnexpectedServerError(err) || !isStatus(err)
+}
+
+func isStatus(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s)
 }
 
 func (Pipeline) childKey(s *engine.StageRun) types.NamespacedName {
