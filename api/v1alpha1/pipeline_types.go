@@ -489,6 +489,29 @@ type LastRun struct {
 	Phase ExecutionPhase `json:"phase,omitempty"`
 }
 
+// TriggerStatus is what the controller keeps of one cron trigger, so that each due time starts at most one
+// Execution, across controller restarts.
+type TriggerStatus struct {
+	// Index of the trigger in spec.triggers.
+	Index int32 `json:"index"`
+	// Schedule of the trigger when its times below were computed. A trigger whose schedule or time zone
+	// changes starts afresh, as a new trigger does.
+	// +kubebuilder:validation:MaxLength=256
+	Schedule string `json:"schedule"`
+	// TimeZone of the trigger when its times below were computed; empty means UTC.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+	// LastScheduleTime is the latest time the trigger has been handled up to: no due time at or before it
+	// starts an Execution any more. It is the due time of the last Execution the trigger started, or the
+	// moment the controller first saw the trigger (a new trigger does not fire for earlier times), or the
+	// moment it skipped due times missed by more than the starting deadline.
+	LastScheduleTime metav1.Time `json:"lastScheduleTime"`
+	// NextScheduleTime is the next due time, when the trigger will start an Execution.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+}
+
 // PipelineStatus is the observed state of a Pipeline.
 type PipelineStatus struct {
 	Status `json:",inline"`
@@ -496,9 +519,16 @@ type PipelineStatus struct {
 	// StageCount is the number of stages, for the printer column.
 	// +optional
 	StageCount int32 `json:"stageCount,omitempty"`
-	// LastRun is the most recent Execution.
+	// LastRun is the most recently created Execution of the pipeline, however it was started.
 	// +optional
 	LastRun *LastRun `json:"lastRun,omitempty"`
+	// Triggers are the cron triggers' schedule times, one entry per trigger of spec.triggers. An invalid
+	// pipeline has none: its triggers do not fire, and start afresh once it is valid again.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=index
+	// +optional
+	Triggers []TriggerStatus `json:"triggers,omitempty"`
 }
 
 // Pipeline is a team's release process: parameters, triggers and a graph of stages that each run starts

@@ -39,7 +39,9 @@ func Set(obj Object, condType string, s metav1.ConditionStatus, reason, message 
 func Patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
 	before := obj.DeepCopyObject().(T)
 	mutate(obj)
-	if equality.Semantic.DeepEqual(before.GetStatus(), obj.GetStatus()) {
+	// The whole object, not GetStatus(): that is only the conventional part, and a kind's own status
+	// fields (a Pipeline's lastRun and triggers) must be written too when they alone changed.
+	if equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}
 	return c.Status().Patch(ctx, obj, client.MergeFrom(before))

@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/index"
+)
+
+// DefaultHistoryLimit is the number of finished Executions kept when spec.historyLimit is not set (the API
+// server defaults it too; this covers objects that never went through it).
+const DefaultHistoryLimit = 20
+
+// listRuns returns the Executions of pl, oldest first, from the cache. Those being deleted are left out:
+// they are neither history to keep nor the last run.
+func (r *Reconciler) listRuns(ctx context.Context, pl *v1alpha1.Pipeline) ([]v1alpha1.Execution, error) {
+	var list v1alpha1.ExecutionList
+	if err := r.List(ctx, &list, client.InNamespace(pl.Namespace),
+		client.MatchingFields{index.ExecutionPipeline: pl.Name}); err != nil {
+		return nil, fmt.Errorf("listing the pipeline's Executions: %w", err)
+	}
+	runs := slices.DeleteFunc(list.Items, func(ex v1alpha1.Execution) bool { return ex.DeletionTimestamp != nil })
+	slices.SortFunc(runs, olderFirst)
+	return runs, nil
+}
+
+// olderFirst orders Executions by creation, then name: creation timestamps only have seconds.
+func olderFirst(a, b v1alpha1.Execution) int {
+	if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
+}
+
+// finished says whether a run is over: only those count against, and are deleted by, the history limit.
+func finished(ex *v1alpha1.Execution) bool {
+	switch ex.Status.Phase {
+	case v1alpha1.ExecutionSucceeded, v1alpha1.ExecutionFailed, v1alpha1.ExecutionCanceled:
+		return true
+	}
+	return false
+}
+
+// beyondHistory returns the finished runs, of runs sorted oldest first, that the limit does not keep: the
+// oldest ones.
+func beyondHistory(runs []v1alpha1.Execution, limit int) []v1alpha1.Execution {
+	var done []v1alpha1.Execution
+	for _, ex := range runs {
+		if finished(&ex) {
+			done = append(done, ex)
+		}
+	}
+	if len(done) <= limit {
+		return nil
+	}
+	return done[:len(done)-limit]
+}
+
+// pruneHistory deletes pl's finished runs beyond spec.historyLimit, oldest first, and returns the runs that
+// remain. Queued and Running runs are never deleted, nor the children that an unfinished parent awaits.
+func (r *Reconciler) pruneHistory(ctx context.Context, pl *v1alpha1.Pipeline, runs []v1alpha1.Execution) ([]v1alpha1.Execution, error) {
+	limit := DefaultHistoryLimit
+	if pl.Spec.HistoryLimit != nil {
+		limit = max(int(*pl.Spec.HistoryLimit), 0)
+	}
+	prune := slices.DeleteFunc(beyondHistory(runs, limit), func(ex v1alpha1.Execution) bool {
+		return r.awaited(ctx, &ex)
+	})
+	if len(prune) == 0 {
+		return runs, nil
+	}
+	deleted := map[string]bool{}
+	var names []string
+	var err error
+	for i := range prune {
+		ex := &prune[i]
+		// The UID precondition spares a run re-created under the same name since the cache saw this one.
+		e := r.Delete(ctx, ex, client.Preconditions{UID: &ex.UID})
+		if e != nil && !apierrors.IsNotFound(e) {
+			if apierrors.IsConflict(e) {
+				continue
+			}
+			err = fmt.Errorf("deleting Execution %s beyond the history limit: %w", ex.Name, e)
+			break
+		}
+		deleted[ex.Name] = true
+		names = append(names, ex.Name)
+	}
+	if len(names) > 0 {
+		log.FromContext(ctx).Info("deleted finished Executions beyond the history limit", "limit", limit, "executions", names)
+		r.Recorder.Eventf(pl, nil, corev1.EventTypeNormal, ReasonPruned, "Prune",
+			"deleted %d finished Executions beyond historyLimit %d: %s", len(names), limit, abbreviate(names, 5))
+	}
+	kept := slices.DeleteFunc(slices.Clone(runs), func(ex v1alpha1.Execution) bool { return deleted[ex.Name] })
+	return kept, err
+}
+
+// awaited says whether a run is a pipeline stage's child whose parent run has not finished: the parent
+// reads the child's outcome, and would fail if the child were gone, so the child is kept, beyond the limit
+// if need be, until a pass after the parent finished.
+func (r *Reconciler) awaited(ctx context.Context, ex *v1alpha1.Execution) bool {
+	name := ex.Annotations[v1alpha1.AnnotationParentExecution]
+	if name == "" {
+		return false
+	}
+	var parent v1alpha1.Execution
+	err := r.Get(ctx, client.ObjectKey{Namespace: ex.Namespace, Name: name}, &parent)
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	return err != nil || !finished(&parent) // when in doubt, keep
+}
+
+// abbreviate joins the first n names and counts the rest, so that an Event stays short.
+func abbreviate(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// lastRun points at the most recently created of runs, or is nil if there are none.
+func lastRun(runs []v1alpha1.Execution) *v1alpha1.LastRun {
+	if len(runs) == 0 {
+		return nil
+	}
+	ex := slices.MaxFunc(runs, olderFirst)
+	return &v1alpha1.LastRun{Execution: ex.Name, StartTime: ex.CreationTimestamp, Phase: ex.Status.Phase}
+}

@@ -1,0 +1,259 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// StartingDeadline is how late a cron trigger may start a run. When the controller comes back after missing
+// due times, it starts one run for the most recent of them if that is at most this old, as a CronJob with
+// startingDeadlineSeconds does, and skips them otherwise, with a Warning Event: a release scheduled for 09:00
+// that starts in the evening, or a storm of catch-up runs, would surprise more than a skipped run. An hour
+// covers a leader hand-over or a slow restart.
+const StartingDeadline = time.Hour
+
+// cronParser reads schedules exactly as api/v1alpha1's ValidateCronSchedule checks them (the standard five
+// fields or a descriptor), so that what validates is what runs; parseTrigger calls that check first.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// parseTrigger returns a cron trigger's schedule and time zone.
+func parseTrigger(c *v1alpha1.CronTrigger) (cron.Schedule, *time.Location, error) {
+	if c == nil {
+		return nil, nil, fmt.Errorf("not a cron trigger")
+	}
+	if err := v1alpha1.ValidateCronSchedule(c.Schedule, c.TimeZone); err != nil {
+		return nil, nil, err
+	}
+	sched, err := cronParser.Parse(strings.TrimSpace(c.Schedule))
+	if err != nil {
+		return nil, nil, err
+	}
+	loc, err := time.LoadLocation(c.TimeZone) // "" is UTC
+	return sched, loc, err
+}
+
+// tick is what one look at a trigger found.
+type tick struct {
+	// due is the time to start an Execution for; zero when nothing is due.
+	due time.Time
+	// missedSince is the first of the due times skipped because all were missed by more than
+	// StartingDeadline; zero when none were.
+	missedSince time.Time
+	// status is the trigger's status once due, if any, has started.
+	status v1alpha1.TriggerStatus
+}
+
+// evaluate looks at trigger index at now, given its status of the last pass (nil if none). It is pure: the
+// reconciler starts the Execution, and records the status only if that worked.
+func evaluate(index int, c *v1alpha1.CronTrigger, prev *v1alpha1.TriggerStatus, now time.Time) (tick, error) {
+	sched, loc, err := parseTrigger(c)
+	if err != nil {
+		return tick{}, err
+	}
+	next := func(t time.Time) *metav1.Time {
+		n := sched.Next(t.In(loc))
+		if n.IsZero() { // a schedule that never fires; validation rejects those
+			return nil
+		}
+		return &metav1.Time{Time: n.UTC()}
+	}
+	st := v1alpha1.TriggerStatus{Index: int32(index), Schedule: c.Schedule, TimeZone: c.TimeZone}
+	// The API keeps whole seconds; so does what the status is computed from. Due times are whole seconds.
+	now = now.Truncate(time.Second)
+
+	// A new or changed trigger does not fire for times before the controller saw it.
+	if prev == nil || prev.Schedule != c.Schedule || prev.TimeZone != c.TimeZone || prev.LastScheduleTime.IsZero() {
+		st.LastScheduleTime = metav1.Time{Time: now}
+		st.NextScheduleTime = next(now)
+		return tick{status: st}, nil
+	}
+
+	last := prev.LastScheduleTime.Time
+	first := next(last)
+	if first == nil || first.After(now) { // nothing due yet
+		st.LastScheduleTime = prev.LastScheduleTime
+		st.NextScheduleTime = first
+		return tick{status: st}, nil
+	}
+	// Something is due. Only the most recent due time within the deadline may start a run, so the search
+	// starts at the deadline: a few dozen steps at most, however long the controller was away.
+	var due time.Time
+	for t := sched.Next(searchFrom(sched, last, now.Add(-StartingDeadline)).In(loc)); !t.IsZero() && !t.After(now); t = sched.Next(t) {
+		due = t
+	}
+	if due.IsZero() { // every missed time is older than the deadline
+		st.LastScheduleTime = metav1.Time{Time: now}
+		st.NextScheduleTime = next(now)
+		return tick{missedSince: first.Time, status: st}, nil
+	}
+	due = due.UTC()
+	st.LastScheduleTime = metav1.Time{Time: due}
+	st.NextScheduleTime = next(due) // not next(now): @every counts from due
+	return tick{due: due, status: st}, nil
+}
+
+// searchFrom is where the search for the most recent due time starts: the last handled time, or the
+// deadline if that is later. @every ticks count from the last handled time, so for them the start moves
+// from it by whole periods, which keeps their phase.
+func searchFrom(sched cron.Schedule, last, deadline time.Time) time.Time {
+	if !deadline.After(last) {
+		return last
+	}
+	if every, ok := sched.(cron.ConstantDelaySchedule); ok {
+		last = last.Truncate(time.Second) // as ConstantDelaySchedule.Next does
+		return last.Add(deadline.Sub(last) / every.Delay * every.Delay)
+	}
+	return deadline
+}
+
+// ExecutionName is the name of the Execution that trigger index of pipeline starts for the due time:
+// <pipeline>-cron<index>-<due, in Unix seconds>. The same inputs always give the same name, so that a
+// controller that restarts between creating the Execution and recording it in the status gets AlreadyExists
+// rather than starting a second run. Names are kept to 63 characters, so that they fit in a label value
+// wherever a run's name is copied: a longer pipeline name is cut and completed with a hash of it.
+func ExecutionName(pipeline string, index int, due time.Time) string {
+	suffix := fmt.Sprintf("-cron%d-%d", index, due.Unix())
+	if len(pipeline)+len(suffix) <= validation.DNS1123LabelMaxLength {
+		return pipeline + suffix
+	}
+	sum := sha256.Sum256([]byte(pipeline))
+	hash := hex.EncodeToString(sum[:])[:8]
+	keep := validation.DNS1123LabelMaxLength - len(suffix) - len(hash) - 1
+	// A cut that ends in - or . would make an invalid name (a.-b).
+	prefix := strings.TrimRight(pipeline[:keep], "-.")
+	return prefix + "-" + hash + suffix
+}
+
+// newCronExecution is the Execution that trigger index of pl starts for the due time.
+func newCronExecution(pl *v1alpha1.Pipeline, index int, due time.Time) *v1alpha1.Execution {
+	ex := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: pl.Namespace,
+			Name:      ExecutionName(pl.Name, index, due),
+			Annotations: map[string]string{
+				v1alpha1.AnnotationTrigger:       v1alpha1.TriggerCron,
+				v1alpha1.AnnotationScheduledTime: due.UTC().Format(time.RFC3339),
+				v1alpha1.AnnotationTriggerIndex:  strconv.Itoa(index),
+			},
+			// No ownerReference to the Pipeline: a GitOps tool that deletes and re-creates it must not
+			// garbage-collect the run history.
+		},
+		Spec: v1alpha1.ExecutionSpec{
+			Pipeline:   pl.Name,
+			Parameters: maps.Clone(pl.Spec.Triggers[index].Parameters),
+		},
+	}
+	// The label is for `kubectl get -l`; a pipeline name over 63 characters cannot be a label value, and
+	// the controllers find runs by spec.pipeline anyway.
+	if len(validation.IsValidLabelValue(pl.Name)) == 0 {
+		ex.Labels = map[string]string{v1alpha1.LabelPipeline: pl.Name}
+	}
+	return ex
+}
+
+// triggerOutcome is what runTriggers did.
+type triggerOutcome struct {
+	// statuses are the triggers' new statuses, in spec order.
+	statuses []v1alpha1.TriggerStatus
+	// started are the Executions created in this pass.
+	started []*v1alpha1.Execution
+	// requeueAfter is the time until the earliest next due time; zero if none.
+	requeueAfter time.Duration
+	// errs are the triggers that failed to start their run; they retry on the next pass.
+	errs []error
+}
+
+// runTriggers starts the due runs of pl's cron triggers, at most one per trigger, and computes their
+// statuses. A trigger whose Execution could not be created keeps its previous status, so that the next pass
+// tries the same due time again.
+func (r *Reconciler) runTriggers(ctx context.Context, pl *v1alpha1.Pipeline, now time.Time) triggerOutcome {
+	logger := log.FromContext(ctx)
+	var out triggerOutcome
+	for i := range pl.Spec.Triggers {
+		prev := previousStatus(pl.Status.Triggers, i)
+		t, err := evaluate(i, pl.Spec.Triggers[i].Cron, prev, now)
+		if err != nil { // only a pipeline that failed validation gets here, and those do not fire
+			out.errs = append(out.errs, fmt.Errorf("spec.triggers[%d]: %w", i, err))
+			continue
+		}
+		if !t.missedSince.IsZero() {
+			logger.Info("skipped missed due times of a cron trigger", "trigger", i, "since", t.missedSince)
+			r.Recorder.Eventf(pl, nil, corev1.EventTypeWarning, ReasonMissedSchedule, "Trigger",
+				"cron trigger %d missed its due times since %s by more than %s, and skipped them; next run at %s",
+				i, t.missedSince.UTC().Format(time.RFC3339), StartingDeadline, formatTime(t.status.NextScheduleTime))
+		}
+		if !t.due.IsZero() {
+			ex, err := r.startRun(ctx, pl, i, t.due)
+			if err != nil {
+				out.errs = append(out.errs, err)
+				if prev != nil {
+					out.statuses = append(out.statuses, *prev)
+				}
+				continue
+			}
+			if ex != nil {
+				out.started = append(out.started, ex)
+			}
+		}
+		out.statuses = append(out.statuses, t.status)
+		if n := t.status.NextScheduleTime; n != nil {
+			if d := n.Sub(now); out.requeueAfter == 0 || d < out.requeueAfter {
+				out.requeueAfter = max(d, time.Second) // a clock that jumped back must not spin the reconciler
+			}
+		}
+	}
+	return out
+}
+
+// startRun creates the Execution for a due time. It returns nil, and no error, when that Execution already
+// exists: an earlier pass created it and stopped before recording it.
+func (r *Reconciler) startRun(ctx context.Context, pl *v1alpha1.Pipeline, index int, due time.Time) (*v1alpha1.Execution, error) {
+	logger := log.FromContext(ctx)
+	ex := newCronExecution(pl, index, due)
+	if err := r.Create(ctx, ex); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			logger.Info("the cron trigger's run already exists", "trigger", index, "execution", ex.Name, "scheduledTime", due)
+			return nil, nil
+		}
+		r.Recorder.Eventf(pl, nil, corev1.EventTypeWarning, ReasonTriggerFailed, "Trigger",
+			"cron trigger %d could not start Execution %s: %v", index, ex.Name, err)
+		return nil, fmt.Errorf("starting Execution %s for spec.triggers[%d]: %w", ex.Name, index, err)
+	}
+	logger.Info("a cron trigger started an Execution", "trigger", index, "execution", ex.Name, "scheduledTime", due)
+	r.Recorder.Eventf(pl, ex, corev1.EventTypeNormal, ReasonTriggered, "Trigger",
+		"cron trigger %d started Execution %s, scheduled at %s", index, ex.Name, due.UTC().Format(time.RFC3339))
+	return ex, nil
+}
+
+// previousStatus returns the status recorded for trigger index, or nil.
+func previousStatus(statuses []v1alpha1.TriggerStatus, index int) *v1alpha1.TriggerStatus {
+	for i := range statuses {
+		if int(statuses[i].Index) == index {
+			return &statuses[i]
+		}
+	}
+	return nil
+}
+
+func formatTime(t *metav1.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
