@@ -59,13 +59,28 @@ func (s *PipelineSpec) Validate() field.ErrorList {
 // five-field format or a descriptor (@hourly, @every 1h), without a CRON_TZ= or TZ= prefix, and timeZone an
 // IANA name (empty means UTC). The error says which of the two is wrong.
 func ValidateCronSchedule(schedule, timeZone string) error {
+	_, _, err := ParseCronSchedule(schedule, timeZone)
+	return err
+}
+
+// ParseCronSchedule checks a cron trigger as ValidateCronSchedule does and returns its schedule and time
+// zone, so that the controller runs exactly what validation accepted.
+func ParseCronSchedule(schedule, timeZone string) (cron.Schedule, *time.Location, error) {
 	if err := validateSchedule(schedule); err != nil {
-		return fmt.Errorf("schedule: %w", err)
+		return nil, nil, fmt.Errorf("schedule: %w", err)
 	}
 	if err := validateTimeZone(timeZone); err != nil {
-		return fmt.Errorf("timeZone: %w", err)
+		return nil, nil, fmt.Errorf("timeZone: %w", err)
 	}
-	return nil
+	sched, err := cronParser.Parse(strings.TrimSpace(schedule))
+	if err != nil {
+		return nil, nil, fmt.Errorf("schedule: %w", err)
+	}
+	loc, err := time.LoadLocation(timeZone) // "" is UTC
+	if err != nil {
+		return nil, nil, fmt.Errorf("timeZone: %w", err)
+	}
+	return sched, loc, nil
 }
 
 // cronParser is the standard parser (robfig/cron's ParseStandard), spelled out so the fields are explicit.

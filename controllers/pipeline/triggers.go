@@ -28,24 +28,13 @@ import (
 // covers a leader hand-over or a slow restart.
 const StartingDeadline = time.Hour
 
-// cronParser reads schedules exactly as api/v1alpha1's ValidateCronSchedule checks them (the standard five
-// fields or a descriptor), so that what validates is what runs; parseTrigger calls that check first.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
-// parseTrigger returns a cron trigger's schedule and time zone.
+// parseTrigger returns a cron trigger's schedule and time zone, parsed by the very function validation
+// uses, so that what validates is what runs.
 func parseTrigger(c *v1alpha1.CronTrigger) (cron.Schedule, *time.Location, error) {
 	if c == nil {
 		return nil, nil, fmt.Errorf("not a cron trigger")
 	}
-	if err := v1alpha1.ValidateCronSchedule(c.Schedule, c.TimeZone); err != nil {
-		return nil, nil, err
-	}
-	sched, err := cronParser.Parse(strings.TrimSpace(c.Schedule))
-	if err != nil {
-		return nil, nil, err
-	}
-	loc, err := time.LoadLocation(c.TimeZone) // "" is UTC
-	return sched, loc, err
+	return v1alpha1.ParseCronSchedule(c.Schedule, c.TimeZone)
 }
 
 // tick is what one look at a trigger found.
