@@ -48,6 +48,14 @@ k8s-bin: ## Build kube-apiserver, etcd and kubectl $(K8S_VERSION) into bin/k8s (
 test: manifests generate fmt vet k8s-bin ## Run every test against a real kube-apiserver and etcd (envtest).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 $(TEST_ARGS)
 
+# Engine benchmark sizes; `make bench BENCH_N=100` runs only 100 Executions per case.
+BENCH_N ?= 100,1000
+BENCH_JUDGMENTS ?= 100
+
+.PHONY: bench
+bench: manifests k8s-bin ## Benchmark the engine against a real kube-apiserver and etcd (not part of `make test`).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) BENCH_N=$(BENCH_N) BENCH_JUDGMENTS=$(BENCH_JUDGMENTS) go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 40m -count=1
+
 ##@ Build
 
 .PHONY: build

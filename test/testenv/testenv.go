@@ -168,7 +168,14 @@ func (e *Env) Namespace(t testing.TB) string {
 // to prove that a restart loses nothing.
 func (e *Env) StartManager(t testing.TB) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+	return e.StartManagerWithConfig(t, e.Config)
+}
+
+// StartManagerWithConfig is StartManager with the manager reaching the API server through cfg instead of
+// Config: a copy of Config whose transport counts the manager's requests, say.
+func (e *Env) StartManagerWithConfig(t testing.TB, cfg *rest.Config) (stop func()) {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Tests in one package each start a manager; unique names keep controller-runtime from refusing a
