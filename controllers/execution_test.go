@@ -65,6 +65,15 @@ spec:
 	g.Expect(condition(ex, v1alpha1.ConditionReconciling)).To(HaveField("Status", metav1.ConditionFalse))
 	g.Expect(condition(ex, v1alpha1.ConditionStalled)).To(HaveField("Status", metav1.ConditionFalse))
 
+	// A late edit of a finished run changes nothing, but is observed (kstatus would show it in progress).
+	patch(t, ns, "diamond-1", `{"spec":{"cancel":true}}`)
+	g.Eventually(func(g Gomega) {
+		ex := execution(g, ns, "diamond-1")
+		g.Expect(ex.Status.ObservedGeneration).To(Equal(ex.Generation))
+		g.Expect(condition(ex, v1alpha1.ConditionReady).ObservedGeneration).To(Equal(ex.Generation))
+		g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionSucceeded))
+	}).Should(Succeed())
+
 	// kubectl wait works on it, as the README promises.
 	out, err := env.Kubectl("-n", ns, "wait", "--for=condition=Succeeded", "execution/diamond-1", "--timeout=5s")
 	g.Expect(err).NotTo(HaveOccurred(), out)

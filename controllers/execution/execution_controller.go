@@ -95,10 +95,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Get(ctx, req.NamespacedName, &ex); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if finished(ex.Status.Phase) || !ex.DeletionTimestamp.IsZero() {
+	if !ex.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	read := ex.DeepCopy()
+	if finished(ex.Status.Phase) {
+		// Nothing changes a finished run, but a late edit (a cancel, a judgment) must still be seen as
+		// observed, or kstatus would show the run as in progress forever.
+		observe(&ex)
+		return ctrl.Result{}, r.write(ctx, read, &ex)
+	}
 	now := r.Clock.Now()
 	var res engine.Result
 	if ex.Status.Phase == "" || ex.Status.Phase == v1alpha1.ExecutionQueued {
@@ -182,8 +188,8 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 // ahead says which run of the same pipeline this one waits for: a Running one, or an earlier one still
 // Queued. Runs are ordered by creation time, then name.
 func (r *Reconciler) ahead(ctx context.Context, ex *v1alpha1.Execution) (string, error) {
-	var list v1alpha1.ExecutionList
-	if err := r.List(ctx, &list, client.InNamespace(ex.Namespace), client.MatchingFields{index.ExecutionPipeline: ex.Spec.Pipeline}); err != nil {
+	list, err := r.unfinished(ctx, ex.Namespace, ex.Spec.Pipeline)
+	if err != nil {
 		return "", err
 	}
 	var queued []*v1alpha1.Execution
@@ -345,6 +351,14 @@ func summarize(ex *v1alpha1.Execution, msg string) {
 	}
 }
 
+// observe marks the status and its conditions as describing the current generation.
+func observe(ex *v1alpha1.Execution) {
+	ex.Status.ObservedGeneration = ex.Generation
+	for i := range ex.Status.Conditions {
+		ex.Status.Conditions[i].ObservedGeneration = ex.Generation
+	}
+}
+
 func setQueued(ex *v1alpha1.Execution, reason, msg string) {
 	status.Set(ex, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 	status.Set(ex, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
@@ -403,14 +417,17 @@ func ptrTime(t time.Time) *metav1.Time {
 
 // report sends the Events and metrics of a write that went through.
 func (r *Reconciler) report(read, ex *v1alpha1.Execution, res engine.Result) {
-	if p := ex.Status.Phase; p != read.Status.Phase {
+	if read.Status.StartTime == nil && ex.Status.StartTime != nil {
+		// Said even of a run that started and finished in this one reconcile.
+		executions.WithLabelValues(string(v1alpha1.ExecutionRunning)).Inc()
+		r.Recorder.Eventf(ex, nil, corev1.EventTypeNormal, "Started", "Start", "pipeline %s generation %d started with %d stages", ex.Spec.Pipeline, ex.Status.PipelineGeneration, len(ex.Status.Stages))
+	}
+	if p := ex.Status.Phase; p != read.Status.Phase && p != v1alpha1.ExecutionRunning {
 		executions.WithLabelValues(string(p)).Inc()
 		c := readyCondition(ex)
 		switch p {
 		case v1alpha1.ExecutionQueued:
 			r.Recorder.Eventf(ex, nil, corev1.EventTypeNormal, "Queued", "Queue", "%s", c)
-		case v1alpha1.ExecutionRunning:
-			r.Recorder.Eventf(ex, nil, corev1.EventTypeNormal, "Started", "Start", "pipeline %s generation %d started with %d stages", ex.Spec.Pipeline, ex.Status.PipelineGeneration, len(ex.Status.Stages))
 		case v1alpha1.ExecutionSucceeded:
 			r.Recorder.Eventf(ex, nil, corev1.EventTypeNormal, "Succeeded", "Finish", "every stage finished")
 		case v1alpha1.ExecutionFailed:
@@ -517,8 +534,8 @@ func (r *Reconciler) queuedRuns(ctx context.Context, o client.Object) []reconcil
 }
 
 func (r *Reconciler) queued(ctx context.Context, ns, pipeline string) []reconcile.Request {
-	var list v1alpha1.ExecutionList
-	if err := r.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{index.ExecutionPipeline: pipeline}); err != nil {
+	list, err := r.unfinished(ctx, ns, pipeline)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "listing the queued runs of a pipeline", "pipeline", pipeline)
 		return nil
 	}
@@ -529,4 +546,13 @@ func (r *Reconciler) queued(ctx context.Context, ns, pipeline string) []reconcil
 		}
 	}
 	return out
+}
+
+// unfinished lists a pipeline's runs that are not finished, from the cache and without copying them: the
+// callers only read them.
+func (r *Reconciler) unfinished(ctx context.Context, ns, pipeline string) (*v1alpha1.ExecutionList, error) {
+	var list v1alpha1.ExecutionList
+	err := r.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{index.UnfinishedExecutionPipeline: pipeline},
+		client.UnsafeDisableDeepCopy)
+	return &list, err
 }

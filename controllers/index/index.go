@@ -17,8 +17,24 @@ import (
 //	c.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{index.ExecutionPipeline: name})
 const ExecutionPipeline = "spec.pipeline"
 
+// UnfinishedExecutionPipeline indexes the Executions that are not finished (not yet seen, Queued or
+// Running) by spec.pipeline. The queue looks only at those: listing every run of a pipeline whenever one
+// changes phase would cost the square of the runs kept.
+const UnfinishedExecutionPipeline = "unfinished.spec.pipeline"
+
 // Setup registers every index with the manager's cache.
 func Setup(ctx context.Context, mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.Execution{}, ExecutionPipeline,
-		func(o client.Object) []string { return []string{o.(*v1alpha1.Execution).Spec.Pipeline} })
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.Execution{}, ExecutionPipeline,
+		func(o client.Object) []string { return []string{o.(*v1alpha1.Execution).Spec.Pipeline} }); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &v1alpha1.Execution{}, UnfinishedExecutionPipeline, func(o client.Object) []string {
+		ex := o.(*v1alpha1.Execution)
+		switch ex.Status.Phase {
+		case "", v1alpha1.ExecutionQueued, v1alpha1.ExecutionRunning:
+			return []string{ex.Spec.Pipeline}
+		}
+		return nil
+	})
 }

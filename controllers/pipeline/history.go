@@ -23,8 +23,9 @@ const DefaultHistoryLimit = 20
 // they are neither history to keep nor the last run.
 func (r *Reconciler) listRuns(ctx context.Context, pl *v1alpha1.Pipeline) ([]v1alpha1.Execution, error) {
 	var list v1alpha1.ExecutionList
+	// Read only, so not copied out of the cache: with many runs kept, the copies would cost the most.
 	if err := r.List(ctx, &list, client.InNamespace(pl.Namespace),
-		client.MatchingFields{index.ExecutionPipeline: pl.Name}); err != nil {
+		client.MatchingFields{index.ExecutionPipeline: pl.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing the pipeline's Executions: %w", err)
 	}
 	runs := slices.DeleteFunc(list.Items, func(ex v1alpha1.Execution) bool { return ex.DeletionTimestamp != nil })
