@@ -374,6 +374,38 @@ spec:
 
 	ex = waitPhase(g, ns, "bad", v1alpha1.ExecutionFailed)
 	g.Expect(stageOf(g, ex, "deploy").Message).To(HavePrefix("execution bad-deploy is Failed"))
+
+	// A controller that died between creating a child and recording it finds the child again on restart
+	// and adopts it; an Execution of that name that is not its child is never taken for one.
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: gated}
+spec:
+  application: shop
+  limitConcurrent: false
+  stages:
+  - {name: gate, manualJudgment: {}}
+  - {name: deploy, dependsOn: [gate], pipeline: {name: child, parameters: {image: ami-good}}}
+`)
+	run(t, ns, "adopt", "gated", nil)
+	run(t, ns, "squat", "gated", nil)
+	parent := waitStagePhase(g, ns, "adopt", "gate", v1alpha1.StageWaitingForJudgment)
+	waitStagePhase(g, ns, "squat", "gate", v1alpha1.StageWaitingForJudgment)
+	orphan := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "adopt-deploy",
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(parent, v1alpha1.GroupVersion.WithKind("Execution"))},
+			Annotations:     map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerPipeline, v1alpha1.AnnotationParentExecution: "adopt", v1alpha1.AnnotationParentStage: "deploy"}},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: "child", Parameters: map[string]string{"image": "ami-good"}},
+	}
+	g.Expect(env.Client.Create(context.Background(), orphan)).To(Succeed())
+	run(t, ns, "squat-deploy", "child", map[string]string{"image": "ami-good"})
+	patch(t, ns, "adopt", `{"spec":{"judgments":{"gate":{"decision":"Continue"}}}}`)
+	patch(t, ns, "squat", `{"spec":{"judgments":{"gate":{"decision":"Continue"}}}}`)
+	waitPhase(g, ns, "adopt", v1alpha1.ExecutionSucceeded)
+	g.Expect(execution(g, ns, "adopt-deploy").UID).To(Equal(orphan.UID), "the child was adopted, not made again")
+	ex = waitPhase(g, ns, "squat", v1alpha1.ExecutionFailed)
+	g.Expect(stageOf(g, ex, "deploy").Message).To(Equal("execution squat-deploy already exists and was not started by this stage"))
 }
 
 // TestLimitConcurrent queues later runs while one runs, and starts them in creation order.

@@ -79,7 +79,7 @@ func New(mgr ctrl.Manager) *Reconciler {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("execution-controller"),
-		Engine:    &engine.Engine{Stages: stages.All(stages.Deps{Client: mgr.GetClient()})},
+		Engine:    &engine.Engine{Stages: stages.All(stages.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()})},
 		Clock:     clock.RealClock{},
 	}
 }

@@ -22,6 +22,8 @@ import (
 // of starting a second run. The child is owned by the parent: deleting the parent deletes it.
 type Pipeline struct {
 	Client client.Client
+	// APIReader reads past the cache: a child the cache does not show yet may just have been created.
+	APIReader client.Reader
 }
 
 // Start creates the child.
@@ -59,12 +61,13 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 		Spec: v1alpha1.ExecutionSpec{Pipeline: ps.Name, Parameters: params},
 	}
 	err := p.Client.Create(ctx, child)
-	if apierrors.IsAlreadyExists(err) {
-		var existing v1alpha1.Execution
-		if err := p.Client.Get(ctx, client.ObjectKeyFromObject(child), &existing); err != nil {
+	adopted := apierrors.IsAlreadyExists(err)
+	if adopted {
+		// A restart between creating the child and recording it: the child is ours if it says so.
+		if err := p.get(ctx, client.ObjectKeyFromObject(child), child); err != nil {
 			return err
 		}
-		if !metav1.IsControlledBy(&existing, parent) {
+		if !metav1.IsControlledBy(child, parent) {
 			s.Fail(fmt.Sprintf("execution %s already exists and was not started by this stage", child.Name))
 			return nil
 		}
@@ -78,14 +81,27 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 		s.Succeed(fmt.Sprintf("started execution %s of pipeline %s", child.Name, ps.Name))
 		return nil
 	}
+	if adopted {
+		// It may have finished already, and then no change of its phase will come to wake the parent.
+		return p.outcome(s, child)
+	}
 	s.Running(fmt.Sprintf("execution %s of pipeline %s started", child.Name, ps.Name), timeZero)
 	return nil
+}
+
+// get reads a child from the cache, or from the API server when the cache does not have it yet.
+func (p Pipeline) get(ctx context.Context, key types.NamespacedName, ex *v1alpha1.Execution) error {
+	err := p.Client.Get(ctx, key, ex)
+	if apierrors.IsNotFound(err) && p.APIReader != nil {
+		err = p.APIReader.Get(ctx, key, ex)
+	}
+	return err
 }
 
 // Check takes the child's outcome once it has one.
 func (p Pipeline) Check(ctx context.Context, s *engine.StageRun) error {
 	var child v1alpha1.Execution
-	err := p.Client.Get(ctx, p.childKey(s), &child)
+	err := p.get(ctx, p.childKey(s), &child)
 	if apierrors.IsNotFound(err) {
 		s.Fail(fmt.Sprintf("execution %s was deleted before it finished", p.childKey(s).Name))
 		return nil
@@ -93,6 +109,11 @@ func (p Pipeline) Check(ctx context.Context, s *engine.StageRun) error {
 	if err != nil {
 		return err
 	}
+	return p.outcome(s, &child)
+}
+
+// outcome takes the child's outcome once it has one.
+func (Pipeline) outcome(s *engine.StageRun, child *v1alpha1.Execution) error {
 	if err := s.SetOutput("phase", string(child.Status.Phase)); err != nil {
 		return err
 	}
@@ -101,7 +122,7 @@ func (p Pipeline) Check(ctx context.Context, s *engine.StageRun) error {
 		s.Succeed(fmt.Sprintf("execution %s succeeded", child.Name))
 	case v1alpha1.ExecutionFailed, v1alpha1.ExecutionCanceled:
 		msg := fmt.Sprintf("execution %s is %s", child.Name, child.Status.Phase)
-		if c := readyMessage(&child); c != "" {
+		if c := readyMessage(child); c != "" {
 			msg += ": " + c
 		}
 		s.Fail(msg)

@@ -16,6 +16,8 @@ import (
 type Deps struct {
 	// Client reads and writes Kubernetes objects (child Executions, later ServerGroups).
 	Client client.Client
+	// APIReader reads past the cache, for objects a stage may have just created.
+	APIReader client.Reader
 	// HTTP makes webhook calls.
 	HTTP *http.Client
 }
@@ -30,7 +32,7 @@ func All(d Deps) engine.Stages {
 		"wait":               Wait{},
 		"manualJudgment":     ManualJudgment{},
 		"checkPreconditions": CheckPreconditions{},
-		"pipeline":           Pipeline{Client: d.Client},
+		"pipeline":           Pipeline{Client: d.Client, APIReader: d.APIReader},
 		"webhook":            Webhook{HTTP: d.HTTP},
 	}
 }
