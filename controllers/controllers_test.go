@@ -121,9 +121,11 @@ func TestPipelineValidation(t *testing.T) {
 	}).Should(Succeed())
 
 	// The fix: build no longer waits for verify.
+	// A merge patch, as kubectl apply sends: an update would race the controller's status writes.
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pl), pl)).To(Succeed())
+	before := pl.DeepCopy()
 	pl.Spec.Stages[0].DependsOn = nil
-	g.Expect(env.Client.Update(ctx, pl)).To(Succeed())
+	g.Expect(env.Client.Patch(ctx, pl, client.MergeFrom(before))).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		c := ready(g, pl, func() error { return env.Client.Get(ctx, client.ObjectKeyFromObject(pl), pl) })
 		g.Expect(c.Status).To(Equal(metav1.ConditionTrue))

@@ -474,9 +474,10 @@ spec:
 
 	var pl v1alpha1.Pipeline
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "frozen"}, &pl)).To(Succeed())
+	before := pl.DeepCopy()
 	pl.Spec.Stages[1] = v1alpha1.Stage{Name: "new", DependsOn: []string{"gate"},
 		StageType: v1alpha1.StageType{CheckPreconditions: &v1alpha1.CheckPreconditionsStage{Expressions: []string{"false"}}}}
-	g.Expect(env.Client.Update(ctx, &pl)).To(Succeed())
+	g.Expect(env.Client.Patch(ctx, &pl, client.MergeFrom(before))).To(Succeed())
 
 	patch(t, ns, "run", `{"spec":{"judgments":{"gate":{"decision":"Continue"}}}}`)
 	ex := waitPhase(g, ns, "run", v1alpha1.ExecutionSucceeded)
