@@ -126,7 +126,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, err
 	}
-	r.report(read, &ex, res)
+	r.report(ctx, read, &ex, res)
 	if res.Err != nil {
 		stageErrors.WithLabelValues(ex.Namespace).Inc()
 		return ctrl.Result{}, res.Err
@@ -416,7 +416,11 @@ func ptrTime(t time.Time) *metav1.Time {
 }
 
 // report sends the Events and metrics of a write that went through.
-func (r *Reconciler) report(read, ex *v1alpha1.Execution, res engine.Result) {
+func (r *Reconciler) report(ctx context.Context, read, ex *v1alpha1.Execution, res engine.Result) {
+	logger := log.FromContext(ctx)
+	if p := ex.Status.Phase; p != read.Status.Phase {
+		logger.Info("run changed phase", "pipeline", ex.Spec.Pipeline, "from", read.Status.Phase, "to", p)
+	}
 	if read.Status.StartTime == nil && ex.Status.StartTime != nil {
 		// Said even of a run that started and finished in this one reconcile.
 		executions.WithLabelValues(string(v1alpha1.ExecutionRunning)).Inc()
@@ -453,6 +457,7 @@ func (r *Reconciler) report(read, ex *v1alpha1.Execution, res engine.Result) {
 		// differ only in their note, which would fold every stage's Event into the first one's.
 		r.Recorder.Eventf(ex, stageRef(ex, t.Stage), typ, reason, "Stage", "%s", truncate(note, 1000))
 		observeStage(t)
+		logger.V(1).Info("stage changed phase", "stage", t.Stage, "type", t.Type, "from", t.From, "to", t.To, "message", t.Message)
 	}
 	if c := meta.FindStatusCondition(ex.Status.Conditions, ConditionInvalidJudgment); c != nil && c.Status == metav1.ConditionTrue {
 		if was := meta.FindStatusCondition(read.Status.Conditions, ConditionInvalidJudgment); was == nil || was.Message != c.Message {
