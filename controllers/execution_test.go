@@ -502,11 +502,12 @@ spec:
   stages:
   - {name: open, window: %s, wait: {duration: 0s}}
   - {name: closed, dependsOn: [open], window: %s, wait: {duration: 0s}}
+  - {name: skipped, when: "false", window: %[2]s, wait: {duration: 0s}}
 `, open, closed))
 	run(t, ns, "run", "windowed", nil)
 	g.Eventually(func(g Gomega) {
 		ex := execution(g, ns, "run")
-		g.Expect(phases(ex)).To(Equal(map[string]v1alpha1.StagePhase{"open": "Succeeded", "closed": "NotStarted"}))
+		g.Expect(phases(ex)).To(Equal(map[string]v1alpha1.StagePhase{"open": "Succeeded", "closed": "NotStarted", "skipped": "Skipped"}))
 		st := stageOf(g, ex, "closed")
 		g.Expect(st.Message).To(ContainSubstring("waiting for its execution window, which opens at " + now.Add(2*time.Hour).Format("2006-01-02T15:04")))
 		g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionRunning))

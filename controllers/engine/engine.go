@@ -194,12 +194,27 @@ func (s *step) startRunnable(ctx context.Context) bool {
 	return changed
 }
 
-// start starts one stage whose dependencies are met, unless its window is closed. It reports whether the
-// stage left NotStarted.
+// start starts one stage whose dependencies are met, unless its window is closed. A stage whose when is
+// false is skipped at once, window or not: holding it until the window opens would only delay the stages
+// after it. It reports whether the stage left NotStarted.
 func (s *step) start(ctx context.Context, name string) bool {
 	st := s.status(name)
 	spec := s.specs[name]
 	before := *st.DeepCopy()
+	if spec.When != "" {
+		run := s.stageRun(name)
+		ok, err := run.EvalBool(spec.When, nil)
+		if err != nil {
+			s.failStage(st, fmt.Sprintf("when: %v", err))
+			return true
+		}
+		if !ok {
+			st.StartTime = ptrTime(s.now)
+			run.finish(v1alpha1.StageSkipped, fmt.Sprintf("skipped: when %q is false", spec.When))
+			s.transition(&before, st)
+			return true
+		}
+	}
 	if spec.Window != nil {
 		open, opens, err := WindowOpen(spec.Window, s.now)
 		if err != nil {
@@ -215,19 +230,6 @@ func (s *step) start(ctx context.Context, name string) bool {
 	}
 	st.Message = ""
 	st.StartTime = ptrTime(s.now)
-	if spec.When != "" {
-		run := s.stageRun(name)
-		ok, err := run.EvalBool(spec.When, nil)
-		if err != nil {
-			s.failStage(st, fmt.Sprintf("when: %v", err))
-			return true
-		}
-		if !ok {
-			run.finish(v1alpha1.StageSkipped, fmt.Sprintf("skipped: when %q is false", spec.When))
-			s.transition(&before, st)
-			return true
-		}
-	}
 	if s.impl(spec) == nil {
 		s.failStage(st, fmt.Sprintf("stage type %s is not supported by this version of the operator", spec.Type()))
 		return true
