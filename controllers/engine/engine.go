@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,6 +70,11 @@ type step struct {
 
 func (s *step) run(ctx context.Context) {
 	spec := s.ex.Status.PipelineSpec
+	if spec == nil { // only a status written by someone else gets here
+		s.finishRun(v1alpha1.ExecutionFailed, "status.pipelineSpec is missing: the run's status was not written by the operator")
+		return
+	}
+	addMissingStages(s.ex)
 	s.specs = make(map[string]*v1alpha1.Stage, len(spec.Stages))
 	nodes := make([]dag.Node, 0, len(spec.Stages))
 	for i := range spec.Stages {
@@ -371,7 +377,7 @@ func (s *step) status(name string) *v1alpha1.StageStatus {
 			return &s.ex.Status.Stages[i]
 		}
 	}
-	panic("engine: no status for stage " + name) // InitStages makes one per stage
+	panic("engine: no status for stage " + name) // addMissingStages made one per stage
 }
 
 func (s *step) impl(spec *v1alpha1.Stage) Stage { return s.Stages[spec.Type()] }
@@ -393,6 +399,16 @@ func InitStages(ex *v1alpha1.Execution) {
 	ex.Status.Stages = make([]v1alpha1.StageStatus, len(stages))
 	for i := range stages {
 		ex.Status.Stages[i] = v1alpha1.StageStatus{Name: stages[i].Name, Type: stages[i].Type(), Phase: v1alpha1.StageNotStarted}
+	}
+}
+
+// addMissingStages gives every stage of the frozen spec a status, so that a status edited by hand cannot
+// leave the engine without one.
+func addMissingStages(ex *v1alpha1.Execution) {
+	for _, st := range ex.Status.PipelineSpec.Stages {
+		if !slices.ContainsFunc(ex.Status.Stages, func(s v1alpha1.StageStatus) bool { return s.Name == st.Name }) {
+			ex.Status.Stages = append(ex.Status.Stages, v1alpha1.StageStatus{Name: st.Name, Type: st.Type(), Phase: v1alpha1.StageNotStarted})
+		}
 	}
 }
 

@@ -95,3 +95,26 @@ func TestUnsupportedStageTypeFailsWithAMessage(t *testing.T) {
 		t.Fatalf("run message %q", res.Message)
 	}
 }
+
+func TestStatusNotWrittenByTheOperator(t *testing.T) {
+	e := &Engine{Stages: Stages{}}
+	ex := &v1alpha1.Execution{Status: v1alpha1.ExecutionStatus{Phase: v1alpha1.ExecutionRunning}}
+	res := e.Step(context.Background(), ex, time.Now(), nil)
+	if ex.Status.Phase != v1alpha1.ExecutionFailed || res.Message == "" {
+		t.Fatalf("a run without a frozen spec must fail with a message, got %s %q", ex.Status.Phase, res.Message)
+	}
+
+	ex = run(v1alpha1.Stage{Name: "a", StageType: v1alpha1.StageType{Wait: &v1alpha1.WaitStage{Duration: "0s"}}})
+	ex.Status.Stages = nil // a stage's status removed by hand
+	res = (&Engine{Stages: Stages{"wait": done{}}}).Step(context.Background(), ex, time.Now(), nil)
+	if ex.Status.Phase != v1alpha1.ExecutionSucceeded || len(ex.Status.Stages) != 1 {
+		t.Fatalf("the missing stage status should be made again, and the stage run: %s %+v %v", ex.Status.Phase, ex.Status.Stages, res.Err)
+	}
+}
+
+// done succeeds at once.
+type done struct{}
+
+func (done) Start(_ context.Context, s *StageRun) error { s.Succeed("done"); return nil }
+func (done) Check(context.Context, *StageRun) error     { return nil }
+func (done) Cancel(context.Context, *StageRun) error    { return nil }

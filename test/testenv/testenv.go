@@ -157,9 +157,16 @@ func (e *Env) Namespace(t testing.TB) string {
 	if err := e.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating a namespace: %v", err)
 	}
-	// envtest has no namespace controller, so the namespace stays Terminating; its objects are left to
-	// die with the control plane. Deleting still keeps `kubectl get` outputs of later tests small.
-	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), ns) })
+	// envtest has no namespace controller, so the namespace stays Terminating and its objects stay: the
+	// runs and pipelines are deleted here, or the managers of later tests (which watch every namespace)
+	// would go on running them.
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, obj := range []client.Object{&v1alpha1.Execution{}, &v1alpha1.Pipeline{}} {
+			_ = e.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns.Name))
+		}
+		_ = e.Client.Delete(ctx, ns)
+	})
 	return ns.Name
 }
 
