@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -513,15 +512,4 @@ spec:
 		g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionRunning))
 		g.Expect(condition(ex, v1alpha1.ConditionReady).Message).To(Equal("waiting for an execution window"))
 	}).Should(Succeed())
-}
-
-// outputsOf decodes a stage's outputs.
-func outputsOf(g Gomega, st v1alpha1.StageStatus) map[string]any {
-	out := map[string]any{}
-	for k, v := range st.Outputs {
-		var x any
-		g.Expect(json.Unmarshal(v.Raw, &x)).To(Succeed())
-		out[k] = x
-	}
-	return out
 }

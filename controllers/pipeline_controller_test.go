@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -48,20 +47,7 @@ func startPipelineController(t *testing.T, ns string, clk clock.PassiveClock) (s
 	if err := (&pipeline.Reconciler{Client: mgr.GetClient(), Clock: clk}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("setting up the pipeline controller: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("the manager stopped with an error: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testenv.Run(t, mgr)
 }
 
 // cronPipeline is a valid pipeline with the given triggers. It is deleted when the test ends, so that the

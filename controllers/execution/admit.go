@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
@@ -22,7 +23,7 @@ import (
 func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time.Time) error {
 	if ex.Spec.Cancel {
 		ex.Status.Phase = v1alpha1.ExecutionCanceled
-		ex.Status.CompletionTime = ptrTime(now)
+		ex.Status.CompletionTime = ptr.To(metav1.NewTime(now))
 		setOutcome(ex, ReasonCanceled, "canceled before it started")
 		return nil
 	}
@@ -47,7 +48,7 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 	}
 	fail := func(msg string) {
 		ex.Status.Phase = v1alpha1.ExecutionFailed
-		ex.Status.CompletionTime = ptrTime(now)
+		ex.Status.CompletionTime = ptr.To(metav1.NewTime(now))
 		setOutcome(ex, ReasonFailed, msg)
 	}
 	if errs := pl.Spec.Validate(); len(errs) > 0 {
@@ -60,7 +61,7 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 		return nil
 	}
 	ex.Status.Phase = v1alpha1.ExecutionRunning
-	ex.Status.StartTime = ptrTime(now)
+	ex.Status.StartTime = ptr.To(metav1.NewTime(now))
 	ex.Status.PipelineGeneration = pl.Generation
 	ex.Status.PipelineSpec = pl.Spec.DeepCopy()
 	ex.Status.Parameters = params

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -123,9 +122,4 @@ func frozenStage(ex *v1alpha1.Execution, i int) *v1alpha1.Stage {
 
 func finished(p v1alpha1.ExecutionPhase) bool {
 	return p == v1alpha1.ExecutionSucceeded || p == v1alpha1.ExecutionFailed || p == v1alpha1.ExecutionCanceled
-}
-
-func ptrTime(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
+	"github.com/gennaker/gennaker/controllers/status"
 )
 
 // report sends the Events and metrics of a write that went through.
@@ -26,7 +27,7 @@ func (r *Reconciler) report(ctx context.Context, read, ex *v1alpha1.Execution, r
 	}
 	if p := ex.Status.Phase; p != read.Status.Phase && p != v1alpha1.ExecutionRunning {
 		executions.WithLabelValues(string(p)).Inc()
-		c := readyCondition(ex)
+		c := status.Message(ex, v1alpha1.ConditionReady)
 		switch p {
 		case v1alpha1.ExecutionQueued:
 			r.Recorder.Eventf(ex, nil, corev1.EventTypeNormal, "Queued", "Queue", "%s", c)
@@ -73,15 +74,6 @@ func stageRef(ex *v1alpha1.Execution, stage string) *corev1.ObjectReference {
 		UID:        ex.UID,
 		FieldPath:  fmt.Sprintf("status.stages{%s}", stage),
 	}
-}
-
-func readyCondition(ex *v1alpha1.Execution) string {
-	for _, c := range ex.Status.Conditions {
-		if c.Type == v1alpha1.ConditionReady {
-			return c.Message
-		}
-	}
-	return ""
 }
 
 func truncate(s string, n int) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
+	"github.com/gennaker/gennaker/controllers/status"
 )
 
 // Pipeline runs another pipeline of the namespace as a child Execution. The child's name is derived from
@@ -122,7 +123,7 @@ func (Pipeline) outcome(s *engine.StageRun, child *v1alpha1.Execution) error {
 		s.Succeed(fmt.Sprintf("execution %s succeeded", child.Name))
 	case v1alpha1.ExecutionFailed, v1alpha1.ExecutionCanceled:
 		msg := fmt.Sprintf("execution %s is %s", child.Name, child.Status.Phase)
-		if c := readyMessage(child); c != "" {
+		if c := status.Message(child, v1alpha1.ConditionReady); c != "" {
 			msg += ": " + c
 		}
 		s.Fail(msg)
@@ -184,13 +185,4 @@ func ChildName(parent, stage string) string {
 	}
 	sum := sha256.Sum256([]byte(name))
 	return name[:253-17] + "-" + hex.EncodeToString(sum[:8])
-}
-
-func readyMessage(ex *v1alpha1.Execution) string {
-	for _, c := range ex.Status.Conditions {
-		if c.Type == v1alpha1.ConditionReady {
-			return c.Message
-		}
-	}
-	return ""
 }

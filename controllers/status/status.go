@@ -46,3 +46,11 @@ func Patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)
 	}
 	return c.Status().Patch(ctx, obj, client.MergeFrom(before))
 }
+
+// Message returns the message of a condition of obj, or "" when it has none of that type.
+func Message(obj v1alpha1.Conditioned, condType string) string {
+	if c := meta.FindStatusCondition(obj.GetStatus().Conditions, condType); c != nil {
+		return c.Message
+	}
+	return ""
+}

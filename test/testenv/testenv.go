@@ -195,6 +195,11 @@ func (e *Env) StartManagerWithConfig(t testing.TB, cfg *rest.Config) (stop func(
 	if err := controllers.SetupWithManager(mgr); err != nil {
 		t.Fatalf("setting up the controllers: %v", err)
 	}
+	return Run(t, mgr)
+}
+
+// Run starts mgr until the test ends or the returned stop is called; stop returns once it has stopped.
+func Run(t testing.TB, mgr ctrl.Manager) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
