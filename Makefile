@@ -62,6 +62,7 @@ bench: manifests k8s-bin ## Benchmark the engine against a real kube-apiserver a
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/receiver ./test/receiver
+	go build -o $(LOCALBIN)/awssim ./test/cloudsim/cmd/awssim
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
@@ -69,7 +70,7 @@ run: manifests generate fmt vet ## Run the manager against the cluster of the cu
 
 .PHONY: dev
 dev: manifests k8s-bin build ## Start etcd, kube-apiserver and the manager on this machine; Ctrl-C stops all.
-	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver hack/dev.sh
+	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver AWSSIM=$(LOCALBIN)/awssim hack/dev.sh
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

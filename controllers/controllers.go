@@ -4,9 +4,13 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/cloud"
+	awscloud "github.com/gennaker/gennaker/controllers/cloud/aws"
 	"github.com/gennaker/gennaker/controllers/cloudaccount"
 	"github.com/gennaker/gennaker/controllers/execution"
 	"github.com/gennaker/gennaker/controllers/index"
@@ -14,16 +18,37 @@ import (
 	"github.com/gennaker/gennaker/controllers/servergroup"
 )
 
+// Options tune the reconcilers; the zero value is what the operator ships with.
+type Options struct {
+	// Providers are the clouds, by name; nil means every cloud this version supports.
+	Providers map[v1alpha1.Provider]cloud.Provider
+	// ServerGroupPoll is how often a converging server group is looked at (default 5s).
+	ServerGroupPoll time.Duration
+	// CloudMaxBackoff bounds the wait after a transient cloud error (default 1m).
+	CloudMaxBackoff time.Duration
+}
+
+// Providers returns every cloud this version supports, with the SDKs' default settings.
+func Providers() map[v1alpha1.Provider]cloud.Provider {
+	return map[v1alpha1.Provider]cloud.Provider{v1alpha1.ProviderAWS: &awscloud.Provider{}}
+}
+
 // SetupWithManager registers every reconciler with mgr. The manager binary and the tests both call it,
 // so the tests run exactly what ships.
-func SetupWithManager(mgr ctrl.Manager) error {
+func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	if err := index.Setup(context.Background(), mgr); err != nil {
 		return err
 	}
+	if o.Providers == nil {
+		o.Providers = Providers()
+	}
 	c := mgr.GetClient()
+	// One client cache for both reconcilers: the account's check and its groups share connections and
+	// an assumed role's session.
+	clients := &cloud.Clients{Reader: c, APIReader: mgr.GetAPIReader(), Providers: o.Providers}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		cloudaccount.New(c),
-		servergroup.New(c),
+		&cloudaccount.Reconciler{Client: c, Clients: clients},
+		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, MaxBackoff: o.CloudMaxBackoff},
 		&pipeline.Reconciler{Client: c},
 		execution.New(mgr),
 	} {

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -29,17 +30,22 @@ func ready(g Gomega, obj v1alpha1.Conditioned, get func() error) *metav1.Conditi
 }
 
 // TestEveryKindGetsReadyCondition runs the manager and checks that each kind is observed: its status has
-// the current observedGeneration and a Ready condition that says honestly what is not built yet.
+// the current observedGeneration and a Ready condition that says what is wrong, here an account whose
+// Secret is missing, a group in a namespace the account does not allow, a run without a pipeline.
 func TestEveryKindGetsReadyCondition(t *testing.T) {
 	g := testenv.NewWithT(t)
 	ns := setup(t)
 	ctx := context.Background()
 
+	closed := httptest.NewServer(nil)
+	closed.Close()
 	acct := &v1alpha1.CloudAccount{
 		ObjectMeta: metav1.ObjectMeta{Name: ns + "-aws"},
 		Spec: v1alpha1.CloudAccountSpec{
 			Provider: v1alpha1.ProviderAWS,
-			AWS:      &v1alpha1.AWSAccount{Regions: []string{"us-east-1"}},
+			Credentials: v1alpha1.Credentials{Source: v1alpha1.CredentialSourceSecret,
+				SecretRef: &v1alpha1.SecretKeyRef{Namespace: ns, Name: "aws", Key: "credentials"}},
+			AWS: &v1alpha1.AWSAccount{Regions: []string{"us-east-1"}, Endpoint: v1alpha1.Endpoint(closed.URL)},
 		},
 	}
 	sg := &v1alpha1.ServerGroup{
@@ -59,15 +65,15 @@ func TestEveryKindGetsReadyCondition(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Client.Delete(ctx, acct) })
 
-	for _, obj := range []interface {
+	for obj, reason := range map[interface {
 		client.Object
 		v1alpha1.Conditioned
-	}{acct, sg} {
+	}]string{acct: "SecretNotFound", sg: v1alpha1.ReasonAccountNotAllowed} {
 		g.Eventually(func(g Gomega) {
 			c := ready(g, obj, func() error { return env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj) })
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNotImplemented))
-		}).Should(Succeed(), "%T %s", obj, obj.GetName())
+			g.Expect(c.Reason).To(Equal(reason))
+		}, "30s").Should(Succeed(), "%T %s", obj, obj.GetName())
 	}
 	// The run's pipeline does not exist (yet): it waits in Queued and says why.
 	g.Eventually(func(g Gomega) {

@@ -19,17 +19,19 @@ import (
 	"github.com/gennaker/gennaker/test/testenv"
 )
 
-// losingWrites fails every third status write of an Execution before it reaches the API server, as a
-// controller killed after a stage did its work and before it recorded it would.
+// losingWrites fails every n-th status write of one resource (executions, servergroups) before it
+// reaches the API server, as a controller killed after it did the work and before it recorded it would.
 type losingWrites struct {
-	next http.RoundTripper
-	n    atomic.Int64
-	lost atomic.Int64
+	resource string
+	every    int64
+	next     http.RoundTripper
+	n        atomic.Int64
+	lost     atomic.Int64
 }
 
 func (l *losingWrites) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/executions/") && strings.HasSuffix(r.URL.Path, "/status") &&
-		l.n.Add(1)%3 == 0 {
+	if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/"+l.resource+"/") && strings.HasSuffix(r.URL.Path, "/status") &&
+		l.n.Add(1)%l.every == 0 {
 		l.lost.Add(1)
 		return &http.Response{
 			StatusCode: http.StatusInternalServerError,
@@ -62,7 +64,7 @@ func TestLostStatusWrites(t *testing.T) {
 	defer srv.Close()
 
 	ns := env.Namespace(t)
-	lossy := &losingWrites{}
+	lossy := &losingWrites{resource: "executions", every: 3}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { lossy.next = rt; return lossy })
 	env.StartManagerWithConfig(t, cfg)

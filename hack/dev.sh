@@ -19,6 +19,8 @@
 #   MANAGER               the manager binary (default: bin/manager)
 #   RECEIVER              the demo's webhook receiver (default: bin/receiver, built from test/receiver)
 #   DEV_WEBHOOK_PORT      its port (default 18090: the sample pipeline release-gate calls 127.0.0.1:18090)
+#   AWSSIM                the AWS simulator (default: bin/awssim, built from test/cloudsim/cmd/awssim)
+#   DEV_AWS_PORT          its port (default 18091: the sample CloudAccount aws-sim points at 127.0.0.1:18091)
 #   DEV_DIR               state directory (default: bin/dev). Wiped at every start, so each run is clean; for
 #                         safety only if it is empty or was made by this script.
 #   DEV_ETCD_PORT, DEV_ETCD_PEER_PORT, DEV_APISERVER_PORT, DEV_HEALTH_PORT, DEV_METRICS_PORT
@@ -28,7 +30,8 @@
 #   DEV_EXIT_AFTER_READY=1
 #                         smoke test: once the manager is ready and leader, apply config/samples/, print
 #                         `kubectl get gennaker -A`, run the release-gate demo to the end (it waits for a
-#                         judgment, is approved with kubectl patch, calls the receiver, succeeds), check the
+#                         judgment, is approved with kubectl patch, calls the receiver, succeeds), run the
+#                         shop-release demo (a red/black on the AWS simulator, approved the same way), check the
 #                         manager log has no RBAC "forbidden" error, stop everything and exit 0 (1 on any
 #                         failure). E.g.
 #                           K8S_BIN=$PWD/bin/k8s/v1.37.2 MANAGER=$PWD/bin/manager DEV_EXIT_AFTER_READY=1 hack/dev.sh
@@ -84,6 +87,8 @@ K8S_BIN=$(realpath -m -- "$K8S_BIN")
 MANAGER=$(realpath -m -- "${MANAGER:-$REPO/bin/manager}")
 RECEIVER=$(realpath -m -- "${RECEIVER:-$REPO/bin/receiver}")
 DEV_WEBHOOK_PORT=${DEV_WEBHOOK_PORT:-18090}
+AWSSIM=$(realpath -m -- "${AWSSIM:-$REPO/bin/awssim}")
+DEV_AWS_PORT=${DEV_AWS_PORT:-18091}
 DEV_DIR=$(realpath -m -- "${DEV_DIR:-$REPO/bin/dev}")
 DEV_READY_TIMEOUT=${DEV_READY_TIMEOUT:-60}
 DEV_EXIT_AFTER_READY=${DEV_EXIT_AFTER_READY:-0}
@@ -158,6 +163,7 @@ cleanup() {
 		stop 'manager log follower' "$TAIL_PID" 1 $$ 2>/dev/null
 	fi
 	stop 'webhook receiver' "${RECEIVER_PID:-}" 5 $$
+	stop 'AWS simulator' "${AWSSIM_PID:-}" 5 $$
 	stop kube-apiserver "$APISERVER_PID" 30 $$
 	[[ -n $ETCD_PID ]] && running "$ETCD_PID" $$ && sleep 1
 	stop etcd "$ETCD_PID" 15 $$
@@ -257,6 +263,7 @@ port APISERVER_PORT DEV_APISERVER_PORT
 port HEALTH_PORT DEV_HEALTH_PORT
 port METRICS_PORT DEV_METRICS_PORT
 port WEBHOOK_PORT DEV_WEBHOOK_PORT
+port AWS_PORT DEV_AWS_PORT
 log "ports: etcd $ETCD_PORT (peer $ETCD_PEER_PORT), kube-apiserver $APISERVER_PORT, manager health $HEALTH_PORT, metrics $METRICS_PORT"
 
 # ---------------------------------------------------------------------------------------------------------
@@ -439,6 +446,16 @@ setsid "$RECEIVER" --addr="127.0.0.1:$WEBHOOK_PORT" >"$DEV_DIR/receiver.log" 2>&
 RECEIVER_PID=$!
 echo "receiver $RECEIVER_PID" >>"$DEV_DIR/pids"
 
+# The AWS simulator (test/cloudsim/aws, a test double of the AWS API), with the sample account's key and
+# target group; instances take a couple of seconds to come up and pass health checks, as if real.
+[[ -x $AWSSIM ]] || die "no AWS simulator at $AWSSIM: run make dev, or go build -o bin/awssim ./test/cloudsim/cmd/awssim"
+setsid "$AWSSIM" -addr="127.0.0.1:$AWS_PORT" \
+	-key=AKIDGENNAKERDEV00001:gennaker-dev-simulator-only \
+	-target-group=arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web/0123456789abcdef \
+	>"$DEV_DIR/awssim.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
+AWSSIM_PID=$!
+echo "awssim $AWSSIM_PID" >>"$DEV_DIR/pids"
+
 log "starting the manager as $SA_USER"
 # shellcheck disable=SC2086 # DEV_MANAGER_ARGS is a list of flags
 setsid "$MANAGER" \
@@ -503,7 +520,11 @@ cat >&2 <<EOF
   Manager: http://127.0.0.1:$HEALTH_PORT/healthz  http://127.0.0.1:$HEALTH_PORT/readyz  http://127.0.0.1:$METRICS_PORT/metrics
   Demo:    kubectl get executions -w, then approve the release-gate-demo run:
     kubectl patch execution release-gate-demo --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
+  Red/black demo: the shop-release-demo run deploys shop-main-v001 beside shop-main-v000 on the AWS
+  simulator, then waits at go-no-go; watch kubectl get servergroups -w, then approve it (or Stop to roll back):
+    kubectl patch execution shop-release-demo --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
   Webhook receiver: http://127.0.0.1:$WEBHOOK_PORT (what it received: $rel/receiver.log)
+  AWS simulator: http://127.0.0.1:$AWS_PORT (calls by operation: http://127.0.0.1:$AWS_PORT/_sim/calls)
   Logs:    $rel/manager.log  $rel/kube-apiserver.log  $rel/etcd.log
   The manager runs as $SA_USER, with only the RBAC of config/rbac.
   Ctrl-C stops the manager, kube-apiserver and etcd.
@@ -553,6 +574,25 @@ grep -q '"path":"/hooks/releases"' "$DEV_DIR/receiver.log" ||
 	die "smoke test: the webhook receiver got no call; see $DEV_DIR/receiver.log"
 kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=condition=Ready pipeline/shop-release >&2 ||
 	die "smoke test: the sample Pipeline is not Ready"
+# The red/black demo: the account is checked against the simulator, v001 comes up beside v000 and takes its
+# traffic, the run waits at go-no-go, a person approves, v000 is scaled down.
+kc wait --timeout="${DEV_READY_TIMEOUT}s" --for=condition=Ready cloudaccount/aws-sim >&2 ||
+	die "smoke test: the sample CloudAccount aws-sim is not Ready: $(kc get cloudaccount aws-sim -o yaml)"
+kc wait --timeout=120s -n default --for=jsonpath='{.status.awaitingJudgment}'=go-no-go \
+	execution/shop-release-demo >&2 ||
+	die "smoke test: the red/black demo does not reach its judgment: $(kc -n default get execution shop-release-demo -o yaml)"
+log "kubectl get servergroups"
+kc -n default get servergroups
+kc -n default patch execution shop-release-demo --type merge \
+	-p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
+kc wait --timeout=120s -n default --for=condition=Succeeded execution/shop-release-demo >&2 ||
+	die "smoke test: the red/black demo did not succeed: $(kc -n default get execution shop-release-demo -o yaml)"
+kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=jsonpath='{.status.instances.running}'=0 \
+	servergroup/shop-main-v000 >&2 || die "smoke test: shop-main-v000 was not scaled down"
+log "kubectl get servergroups"
+kc -n default get servergroups
+[[ $(kc -n default get servergroup shop-main-v001 -o 'jsonpath={.status.traffic}') == Enabled ]] ||
+	die "smoke test: shop-main-v001 does not take traffic"
 running "$MANAGER_PID" $$ || die "the manager exited; see $DEV_DIR/manager.log"
 http_ok "$METRICS_PORT" /metrics || die "smoke test: no metrics at http://127.0.0.1:$METRICS_PORT/metrics"
 log "kubectl get gennaker -A"

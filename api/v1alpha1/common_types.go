@@ -17,13 +17,6 @@ const (
 	ConditionStalled = "Stalled"
 )
 
-// Reasons shared by every kind.
-const (
-	// ReasonNotImplemented says the controller for this part of the API has not been built yet, so the
-	// object is accepted and stored but nothing acts on it.
-	ReasonNotImplemented = "NotImplemented"
-)
-
 // Duration is a Go duration string: a sequence of numbers with units ns, us, ms, s, m or h, such as
 // "30s", "5m" or "1h30m".
 // +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`

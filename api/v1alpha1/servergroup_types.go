@@ -8,6 +8,36 @@ import (
 // share it in one account and region form a cluster (Spinnaker's term), which red/black moves traffic within.
 const LabelCluster = "delivery.gennaker.io/cluster"
 
+// Labels and annotations the deploy stages put on the ServerGroups they make or change.
+const (
+	// LabelDeploy identifies the ServerGroup one deploy stage made for one of its clusters (a hash of the
+	// Execution's UID, the stage and the cluster's index), so a restart finds it instead of making another.
+	LabelDeploy = "delivery.gennaker.io/deploy"
+	// AnnotationExecution names the Execution whose stage last changed the ServerGroup; a change of the
+	// group's status wakes that Execution.
+	AnnotationExecution = "delivery.gennaker.io/execution"
+	// AnnotationScaledDownFrom holds the capacity (JSON) a red/black scaled the group down from, so a
+	// rollback can restore it.
+	AnnotationScaledDownFrom = "delivery.gennaker.io/scaled-down-from"
+)
+
+// ServerGroup condition reasons. Ready=False with one of the first three needs a person: a stage waiting
+// on the group fails. The others pass without one.
+const (
+	// ReasonAccountNotFound: spec.account names no CloudAccount.
+	ReasonAccountNotFound = "AccountNotFound"
+	// ReasonAccountNotAllowed: the account's allowedNamespaces do not include the group's namespace.
+	ReasonAccountNotAllowed = "AccountNotAllowed"
+	// ReasonInvalidRequest: the cloud refused the group as specified.
+	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonCreating, ReasonUpdating and ReasonDeleting: the cloud is being changed to match the spec.
+	ReasonCreating = "Creating"
+	ReasonUpdating = "Updating"
+	ReasonDeleting = "Deleting"
+	// ReasonAvailable: the cloud matches the spec.
+	ReasonAvailable = "Available"
+)
+
 // ServerGroup condition types, besides Ready.
 const (
 	// ConditionHealthy is True when as many instances pass the load balancer's health checks as are desired.
@@ -189,13 +219,18 @@ type ServerGroupSpec struct {
 	CloudServerGroup `json:",inline"`
 }
 
-// Instances counts a server group's instances.
+// Instances counts a server group's instances. The counts are optional in the schema, and always
+// written: a status patch carries only the counts that changed, and an absent count is 0.
 type Instances struct {
 	// Desired is the capacity the cloud reports as desired.
+	// +optional
 	Desired int32 `json:"desired"`
-	// Running instances are up, whatever their health.
+	// Running instances are in service, whatever their health.
+	// +optional
 	Running int32 `json:"running"`
-	// Healthy instances pass the load balancer's health checks.
+	// Healthy instances pass the load balancer's health checks when the group takes traffic, and the
+	// cloud's own instance health checks when it does not.
+	// +optional
 	Healthy int32 `json:"healthy"`
 }
 

@@ -61,7 +61,7 @@ func main() {
 		log.Error(err, "unable to create the manager")
 		os.Exit(1)
 	}
-	if err := controllers.SetupWithManager(mgr); err != nil {
+	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}

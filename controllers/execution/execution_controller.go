@@ -127,7 +127,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // SetupWithManager registers the reconciler. An Execution's own status writes do not bring it back
 // (GenerationChangedPredicate): each reconcile goes as far as it can and asks for a requeue for what is
 // due later. Other runs do bring it back: a sibling that finishes frees a Queued run, a child that
-// changes phase moves its parent's pipeline stage, a Pipeline that appears admits the runs waiting for it.
+// changes phase moves its parent's pipeline stage, a Pipeline that appears admits the runs waiting for it,
+// a server group that changes moves the stage acting on it.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Execution{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -137,9 +138,21 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			UpdateFunc: func(event.UpdateEvent) bool { return false },
 			DeleteFunc: func(event.DeleteEvent) bool { return false },
 		})).
+		Watches(&v1alpha1.ServerGroup{}, handler.EnqueueRequestsFromMapFunc(operator)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
 		Named("execution").
 		Complete(r)
+}
+
+// operator maps a server group to the run whose stage last changed it (the deploy and server-group
+// stages annotate the groups they act on), so a stage waiting on the group's health or traffic moves as
+// soon as the group's status does.
+func operator(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetAnnotations()[v1alpha1.AnnotationExecution]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 }
 
 // phaseChanged passes the events of an Execution that other runs may wait on.

@@ -22,6 +22,14 @@ const ExecutionPipeline = "spec.pipeline"
 // changes phase would cost the square of the runs kept.
 const UnfinishedExecutionPipeline = "unfinished.spec.pipeline"
 
+// AccountSecret indexes CloudAccounts by the namespace/name of the Secret their credentials are in, so a
+// Secret's change wakes exactly the accounts that use it.
+const AccountSecret = "spec.credentials.secretRef"
+
+// ServerGroupAccount indexes ServerGroups by spec.account, so a change of an account (its allowed
+// namespaces, its credentials) wakes the groups in it.
+const ServerGroupAccount = "spec.account"
+
 // Setup registers every index with the manager's cache.
 func Setup(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
@@ -29,12 +37,25 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 		func(o client.Object) []string { return []string{o.(*v1alpha1.Execution).Spec.Pipeline} }); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &v1alpha1.Execution{}, UnfinishedExecutionPipeline, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &v1alpha1.Execution{}, UnfinishedExecutionPipeline, func(o client.Object) []string {
 		ex := o.(*v1alpha1.Execution)
 		switch ex.Status.Phase {
 		case "", v1alpha1.ExecutionQueued, v1alpha1.ExecutionRunning:
 			return []string{ex.Spec.Pipeline}
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.CloudAccount{}, AccountSecret, func(o client.Object) []string {
+		a := o.(*v1alpha1.CloudAccount)
+		if ref := a.Spec.Credentials.SecretRef; ref != nil {
+			return []string{ref.Namespace + "/" + ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &v1alpha1.ServerGroup{}, ServerGroupAccount,
+		func(o client.Object) []string { return []string{o.(*v1alpha1.ServerGroup).Spec.Account} })
 }

@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
 )
 
@@ -22,8 +23,10 @@ type Deps struct {
 	HTTP *http.Client
 }
 
-// All returns every stage type this version runs, by type name. The deploy and server-group types are
-// not here yet: the engine fails such a stage with a message saying this version cannot run it.
+// All returns every stage type this version runs, by type name: wait, manualJudgment, checkPreconditions,
+// pipeline and webhook, and the types that act on ServerGroups (deploy, enableServerGroup,
+// disableServerGroup, resizeServerGroup, destroyServerGroup, rollbackCluster). Those create, patch and
+// delete ServerGroup objects with d.Client, and wait on their status; they never call a cloud.
 func All(d Deps) engine.Stages {
 	if d.HTTP == nil {
 		d.HTTP = NewWebhookClient()
@@ -34,6 +37,12 @@ func All(d Deps) engine.Stages {
 		"checkPreconditions": CheckPreconditions{},
 		"pipeline":           Pipeline{Client: d.Client, APIReader: d.APIReader},
 		"webhook":            Webhook{HTTP: d.HTTP},
+		"deploy":             Deploy{Client: d.Client, APIReader: d.APIReader},
+		"enableServerGroup":  ServerGroupTraffic{Client: d.Client, APIReader: d.APIReader, Traffic: v1alpha1.TrafficEnabled},
+		"disableServerGroup": ServerGroupTraffic{Client: d.Client, APIReader: d.APIReader, Traffic: v1alpha1.TrafficDisabled},
+		"resizeServerGroup":  ResizeServerGroup{Client: d.Client, APIReader: d.APIReader},
+		"destroyServerGroup": DestroyServerGroup{Client: d.Client, APIReader: d.APIReader},
+		"rollbackCluster":    RollbackCluster{Client: d.Client, APIReader: d.APIReader},
 	}
 }
 

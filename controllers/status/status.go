@@ -54,3 +54,11 @@ func Message(obj v1alpha1.Conditioned, condType string) string {
 	}
 	return ""
 }
+
+// Reason returns the reason of a condition of obj, or "" when it has none of that type.
+func Reason(obj v1alpha1.Conditioned, condType string) string {
+	if c := meta.FindStatusCondition(obj.GetStatus().Conditions, condType); c != nil {
+		return c.Reason
+	}
+	return ""
+}

@@ -19,7 +19,8 @@ import (
 // kube-apiserver with token authentication and RBAC, the CRDs and config/rbac installed, and the manager
 // binary running with only that RBAC. The script applies config/samples, lists them with
 // `kubectl get gennaker -A`, runs the release-gate demo (it waits for a judgment, is approved with kubectl
-// patch and calls the webhook receiver), fails on any RBAC "forbidden" in the manager's log, and stops
+// patch and calls the webhook receiver) and the shop-release demo (a red/black of shop-main-v000 to v001 on
+// the AWS simulator, approved the same way), fails on any RBAC "forbidden" in the manager's log, and stops
 // everything.
 func TestMakeDevSmoke(t *testing.T) {
 	g := NewWithT(t)
@@ -29,10 +30,10 @@ func TestMakeDevSmoke(t *testing.T) {
 		k8sBin = filepath.Join(root, "bin", "k8s", testenv.K8sVersion)
 	}
 	bin := t.TempDir()
-	manager, receiver := filepath.Join(bin, "manager"), filepath.Join(bin, "receiver")
+	manager, receiver, awssim := filepath.Join(bin, "manager"), filepath.Join(bin, "receiver"), filepath.Join(bin, "awssim")
 	var out []byte
 	var err error
-	for bin, pkg := range map[string]string{manager: "./cmd/manager", receiver: "./test/receiver"} {
+	for bin, pkg := range map[string]string{manager: "./cmd/manager", receiver: "./test/receiver", awssim: "./test/cloudsim/cmd/awssim"} {
 		build := exec.Command("go", "build", "-o", bin, pkg)
 		build.Dir = root
 		out, err = build.CombinedOutput()
@@ -44,7 +45,7 @@ func TestMakeDevSmoke(t *testing.T) {
 	dev := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "dev.sh"))
 	dev.Dir = root
 	dev.Env = append(os.Environ(),
-		"K8S_BIN="+k8sBin, "MANAGER="+manager, "RECEIVER="+receiver, "DEV_DIR="+t.TempDir(), "DEV_EXIT_AFTER_READY=1")
+		"K8S_BIN="+k8sBin, "MANAGER="+manager, "RECEIVER="+receiver, "AWSSIM="+awssim, "DEV_DIR="+t.TempDir(), "DEV_EXIT_AFTER_READY=1")
 	// SIGTERM, not SIGKILL, on timeout: the script's trap then stops the servers it started.
 	dev.Cancel = func() error { return dev.Process.Signal(syscall.SIGTERM) }
 	dev.WaitDelay = 30 * time.Second

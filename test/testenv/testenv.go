@@ -9,10 +9,12 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -165,6 +168,14 @@ func (e *Env) Namespace(t testing.TB) string {
 		for _, obj := range []client.Object{&v1alpha1.Execution{}, &v1alpha1.Pipeline{}} {
 			_ = e.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns.Name))
 		}
+		// The test's manager is gone, and with it the simulator the groups' finalizers would wait on.
+		var groups v1alpha1.ServerGroupList
+		_ = e.Client.List(ctx, &groups, client.InNamespace(ns.Name))
+		for i := range groups.Items {
+			sg := &groups.Items[i]
+			_ = e.Client.Patch(ctx, sg, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+			_ = e.Client.Delete(ctx, sg)
+		}
 		_ = e.Client.Delete(ctx, ns)
 	})
 	return ns.Name
@@ -182,20 +193,54 @@ func (e *Env) StartManager(t testing.TB) (stop func()) {
 // Config: a copy of Config whose transport counts the manager's requests, say.
 func (e *Env) StartManagerWithConfig(t testing.TB, cfg *rest.Config) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	return e.StartManagerWith(t, Manager{Config: cfg})
+}
+
+// Manager says how to run a manager; the zero value is what StartManager runs.
+type Manager struct {
+	// Config reaches the API server; nil means Env.Config.
+	Config *rest.Config
+	// Controllers tunes the reconcilers: cloud providers pointed at simulators, shorter polls.
+	Controllers controllers.Options
+	// Log, if set, receives the manager's log lines up to V(7), for tests that read them. V(8) and above is
+	// client-go's wire trace, which prints API bodies (as kubectl -v=8 does), Secrets included.
+	Log io.Writer
+}
+
+// StartManagerWith is StartManager run as m says.
+func (e *Env) StartManagerWith(t testing.TB, m Manager) (stop func()) {
+	t.Helper()
+	if m.Config == nil {
+		m.Config = e.Config
+	}
+	opts := ctrl.Options{
 		Scheme:  Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Tests in one package each start a manager; unique names keep controller-runtime from refusing a
 		// second controller of the same name in one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	if m.Log != nil {
+		opts.Logger = zap.New(zap.WriteTo(io.MultiWriter(m.Log, levelWriter{os.Stderr})), zap.Level(zapcore.Level(-7)))
+	}
+	mgr, err := ctrl.NewManager(m.Config, opts)
 	if err != nil {
 		t.Fatalf("creating the manager: %v", err)
 	}
-	if err := controllers.SetupWithManager(mgr); err != nil {
+	if err := controllers.SetupWithManager(mgr, m.Controllers); err != nil {
 		t.Fatalf("setting up the controllers: %v", err)
 	}
 	return Run(t, mgr)
+}
+
+// levelWriter passes on to w only the error lines, as the default logger does.
+type levelWriter struct{ w io.Writer }
+
+func (l levelWriter) Write(p []byte) (int, error) {
+	if zapLevel() < zapcore.ErrorLevel || strings.Contains(string(p), `"level":"error"`) || strings.Contains(string(p), "\tERROR\t") {
+		return l.w.Write(p)
+	}
+	return len(p), nil
 }
 
 // Run starts mgr until the test ends or the returned stop is called; stop returns once it has stopped.

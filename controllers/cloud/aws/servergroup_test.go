@@ -1,0 +1,439 @@
+package aws_test
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/cloud"
+	awssim "github.com/gennaker/gennaker/test/cloudsim/aws"
+)
+
+func TestVerify(t *testing.T) {
+	e := newEnv(t)
+	id, err := e.client.Verify(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "arn:aws:iam::" + accountID + ":user/" + testKeyID; id != want {
+		t.Errorf("identity %q, want %q", id, want)
+	}
+}
+
+func TestObserveMissingGroup(t *testing.T) {
+	e := newEnv(t)
+	o := e.observe(serverGroup("web-main-v000", v1alpha1.TrafficEnabled, 1))
+	if o.Exists {
+		t.Errorf("observation of a missing group: %+v", o)
+	}
+	if got := e.sim.Calls(); !maps.Equal(got, map[string]int{"autoscaling:DescribeAutoScalingGroups": 1}) {
+		t.Errorf("calls %v", got)
+	}
+}
+
+func TestCreateAndObserveThroughTheLifecycle(t *testing.T) {
+	e := newEnv(t)
+	off := serverGroup("web-main-v001", v1alpha1.TrafficDisabled, 2)
+	on := serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 2)
+	e.create(off)
+	e.create(on)
+
+	g := e.group(off.Name)
+	if len(g.TargetGroupARNs) != 0 || !slices.Equal(g.SuspendedProcesses, []string{"AddToLoadBalancer"}) {
+		t.Errorf("disabled group: target groups %v, suspended %v", g.TargetGroupARNs, g.SuspendedProcesses)
+	}
+	wantTags := map[string]string{
+		"gennaker.io/server-group": "team-a/web-main-v001",
+		"gennaker.io/uid":          "uid-web-main-v001",
+		"gennaker.io/cluster":      "web-main",
+	}
+	if !maps.Equal(g.Tags, wantTags) {
+		t.Errorf("tags %v, want %v", g.Tags, wantTags)
+	}
+	if g.LaunchTemplateName != off.Name || g.LaunchTemplateVersion != "$Latest" {
+		t.Errorf("launch template %s %s", g.LaunchTemplateName, g.LaunchTemplateVersion)
+	}
+	if g.MinSize != 0 || g.MaxSize != 10 || g.DesiredCapacity != 2 || len(g.AvailabilityZones) != 2 {
+		t.Errorf("group %+v", g)
+	}
+	g = e.group(on.Name)
+	if !slices.Equal(g.TargetGroupARNs, []string{tgA}) || len(g.SuspendedProcesses) != 0 {
+		t.Errorf("enabled group: target groups %v, suspended %v", g.TargetGroupARNs, g.SuspendedProcesses)
+	}
+
+	// Pending.
+	for _, sg := range []*v1alpha1.ServerGroup{off, on} {
+		o := e.observe(sg)
+		if !o.Exists || o.Deleting || !strings.HasPrefix(o.ProviderID, "arn:aws:autoscaling:us-east-1:") {
+			t.Errorf("%s: %+v", sg.Name, o)
+		}
+		if o.Instances != (v1alpha1.Instances{Desired: 2}) || o.Capacity != sg.Spec.Capacity {
+			t.Errorf("%s pending: instances %+v capacity %+v", sg.Name, o.Instances, o.Capacity)
+		}
+		if o.Traffic != sg.Spec.Traffic {
+			t.Errorf("%s: traffic %s", sg.Name, o.Traffic)
+		}
+		if strings.Count(o.Unhealthy, ": Pending") != 2 {
+			t.Errorf("%s: unhealthy %q", sg.Name, o.Unhealthy)
+		}
+	}
+	e.sim.ResetCalls()
+	e.observe(off)
+	e.observe(on)
+	if n := e.sim.Calls()["elasticloadbalancing:DescribeTargetHealth"]; n != 0 {
+		t.Errorf("DescribeTargetHealth called %d times while no instance was in service", n)
+	}
+
+	// InService: the disabled group counts its healthy instances, the enabled one waits for its target group.
+	e.clock.Advance(launchDelay)
+	o := e.observe(off)
+	if o.Instances != (v1alpha1.Instances{Desired: 2, Running: 2, Healthy: 2}) || o.Unhealthy != "" {
+		t.Errorf("disabled in service: %+v %q", o.Instances, o.Unhealthy)
+	}
+	o = e.observe(on)
+	if o.Instances != (v1alpha1.Instances{Desired: 2, Running: 2, Healthy: 0}) || strings.Count(o.Unhealthy, ": target initial") != 2 {
+		t.Errorf("enabled in service: %+v %q", o.Instances, o.Unhealthy)
+	}
+
+	e.clock.Advance(healthyDelay)
+	o = e.observe(on)
+	if o.Instances != (v1alpha1.Instances{Desired: 2, Running: 2, Healthy: 2}) || o.Unhealthy != "" {
+		t.Errorf("enabled healthy: %+v %q", o.Instances, o.Unhealthy)
+	}
+}
+
+func TestCreateIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
+	e.create(sg)
+	e.create(sg)
+	calls := e.sim.Calls()
+	if calls["autoscaling:CreateAutoScalingGroup"] != 1 || calls["ec2:CreateLaunchTemplate"] != 1 {
+		t.Errorf("calls %v", calls)
+	}
+	if n := len(e.sim.Groups()); n != 1 {
+		t.Errorf("%d groups", n)
+	}
+	lts := e.sim.LaunchTemplates()
+	if len(lts) != 1 || len(lts[0].Versions) != 1 || lts[0].Versions[0].ImageID != "ami-0abc1234" ||
+		lts[0].Versions[0].InstanceType != "m7g.large" || lts[0].Versions[0].Description != "team-a/web-main-v001" {
+		t.Errorf("launch templates %+v", lts)
+	}
+
+	// A crash after the launch template was made and before the group was: the repeat reuses it.
+	sg2 := serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
+	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
+	wantReason(t, "Create during an outage", e.client.Create(e.ctx, sg2), cloud.Unavailable)
+	e.sim.ClearFaults()
+	e.create(sg2)
+	if lts := e.sim.LaunchTemplates(); len(lts) != 2 || len(lts[1].Versions) != 1 {
+		t.Errorf("launch templates after a repeated Create: %+v", lts)
+	}
+}
+
+// baseTemplate makes a launch template of someone else's, as a team would, with the SDK directly.
+func baseTemplate(t *testing.T, e *env, name string) {
+	t.Helper()
+	c := ec2.NewFromConfig(aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(testKeyID, secretValue, ""),
+		BaseEndpoint: aws.String(e.srv.URL),
+		HTTPClient:   e.srv.Client(),
+	})
+	if _, err := c.CreateLaunchTemplate(e.ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String(name),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-base"), InstanceType: ec2types.InstanceTypeT3Micro},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateWithALaunchTemplate(t *testing.T) {
+	e := newEnv(t)
+	baseTemplate(t, e, "web-base")
+	versions := func() []awssim.LaunchTemplateVersionView {
+		for _, lt := range e.sim.LaunchTemplates() {
+			if lt.Name == "web-base" {
+				return lt.Versions
+			}
+		}
+		t.Fatal("no launch template web-base")
+		return nil
+	}
+
+	// As it is.
+	asIs := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
+	asIs.Spec.AWS.ImageID, asIs.Spec.AWS.InstanceType = "", ""
+	asIs.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Default"}
+	e.create(asIs)
+	if g := e.group(asIs.Name); g.LaunchTemplateName != "web-base" || g.LaunchTemplateVersion != "$Default" {
+		t.Errorf("group template %s %s", g.LaunchTemplateName, g.LaunchTemplateVersion)
+	}
+	if len(versions()) != 1 {
+		t.Errorf("versions %+v", versions())
+	}
+
+	// A new version from $Latest, with a crash between the version and the group.
+	img := serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
+	img.Spec.AWS.InstanceType = ""
+	img.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Latest"}
+	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
+	wantReason(t, "Create during an outage", e.client.Create(e.ctx, img), cloud.Unavailable)
+	e.sim.ClearFaults()
+	e.create(img)
+	e.create(img)
+	v := versions()
+	if len(v) != 2 || v[1].ImageID != "ami-0abc1234" || v[1].InstanceType != "t3.micro" || v[1].Description != "team-a/web-main-v002" {
+		t.Errorf("versions %+v", v)
+	}
+	if g := e.group(img.Name); g.LaunchTemplateVersion != "2" {
+		t.Errorf("group version %s", g.LaunchTemplateVersion)
+	}
+
+	// From a numbered version, again with a crash: the client token gives the same version back.
+	typ := serverGroup("web-main-v003", v1alpha1.TrafficEnabled, 1)
+	typ.Spec.AWS.ImageID = ""
+	typ.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "1"}
+	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
+	wantReason(t, "Create during an outage", e.client.Create(e.ctx, typ), cloud.Unavailable)
+	e.sim.ClearFaults()
+	e.create(typ)
+	v = versions()
+	if len(v) != 3 || v[2].ImageID != "ami-base" || v[2].InstanceType != "m7g.large" {
+		t.Errorf("versions %+v", v)
+	}
+	if g := e.group(typ.Name); g.LaunchTemplateVersion != "3" {
+		t.Errorf("group version %s", g.LaunchTemplateVersion)
+	}
+
+	// From $Default, which is still version 1.
+	def := serverGroup("web-main-v004", v1alpha1.TrafficEnabled, 1)
+	def.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Default"}
+	e.create(def)
+	v = versions()
+	if len(v) != 4 || v[3].ImageID != "ami-0abc1234" || v[3].InstanceType != "m7g.large" {
+		t.Errorf("versions %+v", v)
+	}
+
+	// Deleting these groups leaves the shared template alone.
+	for _, sg := range []*v1alpha1.ServerGroup{asIs, img, typ, def} {
+		if _, err := e.client.Delete(e.ctx, sg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(deleteDelay)
+	for _, sg := range []*v1alpha1.ServerGroup{asIs, img, typ, def} {
+		if gone, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
+			t.Fatalf("Delete %s: %v %v", sg.Name, gone, err)
+		}
+	}
+	if len(versions()) != 4 {
+		t.Error("the shared template changed")
+	}
+	if n := e.sim.Calls()["ec2:DeleteLaunchTemplate"]; n != 0 {
+		t.Errorf("DeleteLaunchTemplate called %d times", n)
+	}
+}
+
+func TestCreateRefusesBadSpecs(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
+	sg.Spec.AWS.ImageID = ""
+	err := e.client.Create(e.ctx, sg)
+	wantReason(t, "no image", err, cloud.InvalidRequest)
+	if !strings.Contains(err.Error(), "spec.aws.imageID is required when spec.aws.launchTemplate is not set") {
+		t.Errorf("error %q", err)
+	}
+
+	// A template of the group's name that is not the group's is neither used nor deleted.
+	baseTemplate(t, e, "web-main-v002")
+	sg = serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
+	wantReason(t, "someone else's template", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+	if gone, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
+		t.Fatalf("Delete: %v %v", gone, err)
+	}
+	if n := len(e.sim.LaunchTemplates()); n != 1 {
+		t.Errorf("%d launch templates", n)
+	}
+
+	sg = serverGroup("web-main-v003", v1alpha1.TrafficEnabled, 1)
+	sg.Spec.Region = "ap-south-1"
+	wantReason(t, "a region not of the account", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+
+	sg = serverGroup("web-main-v004", v1alpha1.TrafficEnabled, 1)
+	sg.Spec.AWS.TargetGroupARNs = []string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/00"}
+	wantReason(t, "an unknown target group", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+
+	sg = serverGroup("web-main-v005", v1alpha1.TrafficEnabled, 1)
+	sg.Spec.Capacity = v1alpha1.Capacity{Min: 3, Max: 1, Desired: 2}
+	wantReason(t, "min above max", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+
+	wantReason(t, "UpdateCapacity of a missing group", e.client.UpdateCapacity(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1)), cloud.NotFound)
+	wantReason(t, "SetTraffic of a missing group", e.client.SetTraffic(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.TrafficEnabled), cloud.NotFound)
+}
+
+func TestSetTraffic(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 2)
+	sg.Spec.AWS.TargetGroupARNs = []string{tgA, tgB}
+	e.create(sg)
+	e.clock.Advance(launchDelay + healthyDelay)
+	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficEnabled || o.Instances.Healthy != 2 {
+		t.Fatalf("before: %+v", o)
+	}
+
+	e.setTraffic(sg, v1alpha1.TrafficDisabled)
+	g := e.group(sg.Name)
+	if len(g.TargetGroupARNs) != 0 || !slices.Equal(g.SuspendedProcesses, []string{"AddToLoadBalancer", "Launch", "Terminate"}) {
+		t.Errorf("disabled: target groups %v, suspended %v", g.TargetGroupARNs, g.SuspendedProcesses)
+	}
+	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficDisabled || o.Instances.Healthy != 2 {
+		t.Errorf("disabled: %+v", o)
+	}
+	e.sim.ResetCalls()
+	e.setTraffic(sg, v1alpha1.TrafficDisabled)
+	if w := writes(e.sim.Calls()); len(w) != 0 {
+		t.Errorf("a second disable wrote: %v", w)
+	}
+
+	e.setTraffic(sg, v1alpha1.TrafficEnabled)
+	g = e.group(sg.Name)
+	if !slices.Equal(g.TargetGroupARNs, []string{tgA, tgB}) || len(g.SuspendedProcesses) != 0 {
+		t.Errorf("enabled: target groups %v, suspended %v", g.TargetGroupARNs, g.SuspendedProcesses)
+	}
+	for _, in := range g.Instances {
+		if in.TargetHealth[tgA] != "initial" || in.TargetHealth[tgB] != "initial" {
+			t.Errorf("instance %s: target health %v", in.ID, in.TargetHealth)
+		}
+	}
+	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficEnabled || o.Instances.Healthy != 0 {
+		t.Errorf("enabled: %+v", o)
+	}
+	e.sim.ResetCalls()
+	e.setTraffic(sg, v1alpha1.TrafficEnabled)
+	if w := writes(e.sim.Calls()); len(w) != 0 {
+		t.Errorf("a second enable wrote: %v", w)
+	}
+	e.clock.Advance(healthyDelay)
+	if o := e.observe(sg); o.Instances.Healthy != 2 {
+		t.Errorf("enabled, healthy: %+v", o)
+	}
+
+	// A group attached to only one of its target groups is not enabled; enabling attaches the other.
+	sg.Spec.AWS.TargetGroupARNs = []string{tgA}
+	e.setTraffic(sg, v1alpha1.TrafficDisabled)
+	e.setTraffic(sg, v1alpha1.TrafficEnabled)
+	sg.Spec.AWS.TargetGroupARNs = []string{tgA, tgB}
+	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficDisabled {
+		t.Errorf("half attached: %+v", o)
+	}
+	e.sim.ResetCalls()
+	e.setTraffic(sg, v1alpha1.TrafficEnabled)
+	if w := writes(e.sim.Calls()); !maps.Equal(w, map[string]int{"autoscaling:AttachLoadBalancerTargetGroups": 1}) {
+		t.Errorf("enabling a half-attached group wrote %v", w)
+	}
+	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficEnabled {
+		t.Errorf("attached: %+v", o)
+	}
+}
+
+func TestUpdateCapacityScalesADisabledGroup(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 3)
+	e.create(sg)
+	e.clock.Advance(launchDelay)
+	e.setTraffic(sg, v1alpha1.TrafficDisabled)
+
+	sg.Spec.Capacity = v1alpha1.Capacity{Min: 0, Max: 10, Desired: 1}
+	if err := e.client.UpdateCapacity(e.ctx, sg); err != nil {
+		t.Fatal(err)
+	}
+	g := e.group(sg.Name)
+	if g.DesiredCapacity != 1 || !slices.Equal(g.SuspendedProcesses, []string{"AddToLoadBalancer"}) {
+		t.Errorf("desired %d, suspended %v", g.DesiredCapacity, g.SuspendedProcesses)
+	}
+	terminating := 0
+	for _, in := range g.Instances {
+		if in.LifecycleState == "Terminating" {
+			terminating++
+		}
+	}
+	if terminating != 2 {
+		t.Errorf("%d instances terminating, want 2", terminating)
+	}
+	e.clock.Advance(terminateDelay)
+	o := e.observe(sg)
+	if o.Instances != (v1alpha1.Instances{Desired: 1, Running: 1, Healthy: 1}) || o.Traffic != v1alpha1.TrafficDisabled {
+		t.Errorf("after scale-in: %+v", o)
+	}
+
+	e.sim.ResetCalls()
+	if err := e.client.UpdateCapacity(e.ctx, sg); err != nil {
+		t.Fatal(err)
+	}
+	if w := writes(e.sim.Calls()); len(w) != 0 {
+		t.Errorf("a repeated UpdateCapacity wrote %v", w)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 2)
+	e.create(sg)
+	e.clock.Advance(launchDelay)
+
+	for i := 0; i < 2; i++ {
+		gone, err := e.client.Delete(e.ctx, sg)
+		if err != nil || gone {
+			t.Fatalf("Delete %d: gone %v, %v", i, gone, err)
+		}
+	}
+	if n := e.sim.Calls()["autoscaling:DeleteAutoScalingGroup"]; n != 1 {
+		t.Errorf("DeleteAutoScalingGroup called %d times", n)
+	}
+	if o := e.observe(sg); !o.Exists || !o.Deleting || o.Capacity.Desired != 0 {
+		t.Errorf("deleting: %+v", o)
+	}
+	e.clock.Advance(deleteDelay)
+	for i := 0; i < 2; i++ {
+		gone, err := e.client.Delete(e.ctx, sg)
+		if err != nil || !gone {
+			t.Fatalf("Delete after the delay %d: gone %v, %v", i, gone, err)
+		}
+	}
+	if lts := e.sim.LaunchTemplates(); len(lts) != 0 {
+		t.Errorf("launch templates left: %+v", lts)
+	}
+	if o := e.observe(sg); o.Exists {
+		t.Errorf("after delete: %+v", o)
+	}
+}
+
+func TestNeverHealthy(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 5)
+	e.sim.NeverHealthy(sg.Name)
+	e.create(sg)
+	e.clock.Advance(launchDelay + healthyDelay)
+	o := e.observe(sg)
+	if o.Instances != (v1alpha1.Instances{Desired: 5, Running: 5, Healthy: 0}) {
+		t.Errorf("instances %+v", o.Instances)
+	}
+	if strings.Count(o.Unhealthy, ": target unhealthy") != 3 || !strings.HasSuffix(o.Unhealthy, "; 2 more") {
+		t.Errorf("unhealthy %q", o.Unhealthy)
+	}
+	t.Logf("Unhealthy: %s", o.Unhealthy)
+
+	// Out of its load balancers, the group's own health counts.
+	e.setTraffic(sg, v1alpha1.TrafficDisabled)
+	if o := e.observe(sg); o.Instances.Healthy != 5 || o.Unhealthy != "" {
+		t.Errorf("disabled: %+v", o)
+	}
+}

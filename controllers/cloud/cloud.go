@@ -1,0 +1,76 @@
+// Package cloud is what the CloudAccount and ServerGroup reconcilers know of a cloud: a Provider turns an
+// account into a Client, and a Client observes, creates, resizes, moves traffic for and deletes a server
+// group (Crossplane's external client, cut to what a server group needs). One package per cloud under
+// controllers/cloud implements it; nothing else calls a cloud SDK.
+package cloud
+
+import (
+	"context"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// Provider builds Clients for one cloud.
+type Provider interface {
+	// Connect builds a client for the account. It makes no call to the cloud: Verify does. creds is empty
+	// for a Workload account, whose client uses the SDK's default chain.
+	Connect(ctx context.Context, account *v1alpha1.CloudAccount, creds Credentials) (Client, error)
+}
+
+// Client acts on one account's server groups. Every method is safe to call again after a crash: Create
+// of a group that exists, Delete of one that is gone and SetTraffic to the current state succeed.
+type Client interface {
+	// Verify makes one cheap authenticated call and says who the account acts as (an ARN, an e-mail).
+	Verify(ctx context.Context) (identity string, err error)
+	// Observe looks the server group up by its name. A group that does not exist is an Observation with
+	// Exists false, not an error.
+	Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (Observation, error)
+	// Create makes the server group with the spec's capacity and traffic.
+	Create(ctx context.Context, sg *v1alpha1.ServerGroup) error
+	// UpdateCapacity sets the group's min, max and desired capacity to the spec's.
+	UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup) error
+	// SetTraffic puts the group in its load balancers (Enabled) or takes it out (Disabled).
+	SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) error
+	// Delete starts or continues deleting the group, its instances and anything Create made for it (a
+	// launch template); it says gone once nothing is left. The finalizer is removed only then.
+	Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (gone bool, err error)
+}
+
+// Observation is a server group as the cloud reports it.
+type Observation struct {
+	// Exists is false when the cloud has no group of this name.
+	Exists bool
+	// Deleting is true while the cloud deletes the group.
+	Deleting bool
+	// ProviderID is the cloud's ID of the group (an ARN, a selfLink, a resource ID).
+	ProviderID string
+	// Capacity is the group's min, max and desired size.
+	Capacity v1alpha1.Capacity
+	// Instances counts the group's instances; Healthy counts those passing the load balancer's health
+	// checks when traffic is Enabled, and the cloud's own instance health otherwise.
+	Instances v1alpha1.Instances
+	// Traffic is Enabled when the group is in all of its load balancers and takes new instances into them.
+	Traffic v1alpha1.Traffic
+	// Unhealthy names a few instances that are not healthy and why, for the Healthy condition's message.
+	Unhealthy string
+}
+
+// Credentials are the bytes of a Secret-sourced account's key: an AWS credentials block, a GCP
+// service-account key, an Azure client secret. They print as [redacted], so no log line, error or
+// status can carry them by accident.
+type Credentials struct{ secret []byte }
+
+// NewCredentials wraps a Secret's value.
+func NewCredentials(b []byte) Credentials { return Credentials{secret: b} }
+
+// Bytes returns the secret. Only a Provider reads it.
+func (c Credentials) Bytes() []byte { return c.secret }
+
+// Empty says there is no secret: a Workload account.
+func (c Credentials) Empty() bool { return len(c.secret) == 0 }
+
+// String hides the secret from fmt's %v and %s.
+func (Credentials) String() string { return "[redacted]" }
+
+// GoString hides the secret from fmt's %#v.
+func (Credentials) GoString() string { return "[redacted]" }

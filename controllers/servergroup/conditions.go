@@ -1,0 +1,69 @@
+package servergroup
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/cloud"
+)
+
+// Healthy's reasons.
+const (
+	reasonAllHealthy = "AllHealthy"
+	reasonNotHealthy = "NotAllHealthy"
+)
+
+func boolCondition(b bool) metav1.ConditionStatus {
+	if b {
+		return metav1.ConditionTrue
+	}
+	return metav1.ConditionFalse
+}
+
+func healthReason(healthy bool) string {
+	if healthy {
+		return reasonAllHealthy
+	}
+	return reasonNotHealthy
+}
+
+// healthMessage says how many of the desired instances are healthy, and names some that are not.
+func healthMessage(desired int32, obs cloud.Observation) string {
+	if !obs.Exists {
+		return "the cloud server group does not exist yet"
+	}
+	msg := fmt.Sprintf("%d/%d healthy, %d running", obs.Instances.Healthy, desired, obs.Instances.Running)
+	if obs.Unhealthy != "" {
+		msg += "; " + obs.Unhealthy
+	}
+	return msg
+}
+
+func trafficMessage(sg *v1alpha1.ServerGroup, obs cloud.Observation) string {
+	switch {
+	case !obs.Exists:
+		return "the cloud server group does not exist yet"
+	case obs.Traffic == v1alpha1.TrafficEnabled:
+		return "in its load balancers"
+	case sg.Spec.Traffic == v1alpha1.TrafficEnabled:
+		return "not in its load balancers yet"
+	default:
+		return "out of its load balancers"
+	}
+}
+
+func orDisabled(t v1alpha1.Traffic) v1alpha1.Traffic {
+	if t == "" {
+		return v1alpha1.TrafficDisabled
+	}
+	return t
+}
+
+func capacity(c v1alpha1.Capacity) string {
+	return fmt.Sprintf("min %d, desired %d, max %d", c.Min, c.Desired, c.Max)
+}
+
+func join(doing []string) string { return strings.Join(doing, "; ") }

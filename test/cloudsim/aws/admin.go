@@ -1,0 +1,107 @@
+package aws
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// AdminPrefix is the path under which AdminHandler serves.
+const AdminPrefix = "/_sim/"
+
+// AdminHandler returns a small JSON API for inspecting the sim and injecting
+// faults from outside the process (demos, shell scripts):
+//
+//	GET    /_sim/calls                   -> {"autoscaling:CreateAutoScalingGroup": 1, ...}
+//	DELETE /_sim/calls                   resets the counters
+//	GET    /_sim/groups                  -> [GroupView, ...]
+//	GET    /_sim/launch-templates        -> [LaunchTemplateView, ...]
+//	POST   /_sim/faults                  {"service":"autoscaling","action":"CreateAutoScalingGroup",
+//	                                      "kind":"Throttle","count":2,"delay":"500ms"}
+//	DELETE /_sim/faults                  clears faults
+//	POST   /_sim/never-healthy?group=NAME
+//
+// It has no authentication: serve it only where the AWS handler itself is
+// reachable by nobody but the tests, that is on loopback. It never returns
+// secrets.
+func (s *Sim) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Calls())
+	})
+	mux.HandleFunc("DELETE /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		s.ResetCalls()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/groups", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Groups())
+	})
+	mux.HandleFunc("GET /_sim/launch-templates", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.LaunchTemplates())
+	})
+	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		f, err := decodeFault(r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		s.Inject(f)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sim/never-healthy", func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("group")
+		if name == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "missing ?group=NAME"})
+			return
+		}
+		s.NeverHealthy(name)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// faultJSON is the wire form of a Fault: the kind by name and the delay as a
+// Go duration string, which read better in shell scripts than numbers.
+type faultJSON struct {
+	Service string `json:"service"`
+	Action  string `json:"action"`
+	Kind    string `json:"kind"`
+	Count   int    `json:"count"`
+	Delay   string `json:"delay"`
+}
+
+func decodeFault(r *http.Request) (Fault, error) {
+	var fj faultJSON
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&fj); err != nil {
+		return Fault{}, fmt.Errorf("bad fault JSON: %w", err)
+	}
+	kind, err := ParseFaultKind(fj.Kind)
+	if err != nil {
+		return Fault{}, err
+	}
+	f := Fault{Service: fj.Service, Action: fj.Action, Kind: kind, Count: fj.Count}
+	if f.Count < 0 {
+		return Fault{}, fmt.Errorf("count must not be negative")
+	}
+	if fj.Delay != "" {
+		if f.Delay, err = time.ParseDuration(fj.Delay); err != nil {
+			return Fault{}, fmt.Errorf("bad delay: %w", err)
+		}
+	}
+	return f, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
