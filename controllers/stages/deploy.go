@@ -108,6 +108,13 @@ func (d Deploy) Start(ctx context.Context, s *engine.StageRun) error {
 			s.Fail(path + ": " + msg)
 			return nil
 		}
+		for j := range i {
+			if o := plans[j].cluster; o.Name == name && o.Account == t.Account && o.Region == t.Region {
+				// Each would take the other's new group for an older one of the cluster.
+				s.Fail(fmt.Sprintf("%s: %s is deploy.clusters[%d] already", path, o, j))
+				return nil
+			}
+		}
 		cloud, msg := renderCloud(s, path, &t.CloudServerGroup)
 		if msg != "" {
 			s.Fail(msg)

@@ -348,6 +348,11 @@ func TestDeployStageFailsBeforeMakingAnything(t *testing.T) {
 	g.Expect(s.Status.Message).To(HavePrefix("deploy.clusters[1].aws.subnetIDs[1]: "))
 	g.Expect(api.state()).To(BeEmpty())
 
+	s = stageRun(deployStage(target("us-east-1", v1alpha1.StrategyNone, nil), target("us-east-1", v1alpha1.StrategyNone, nil)))
+	g.Expect(st.Start(context.Background(), s)).To(Succeed())
+	g.Expect(s.Status.Message).To(Equal("deploy.clusters[1]: cluster shop-main in aws-prod/us-east-1 is deploy.clusters[0] already"))
+	g.Expect(api.state()).To(BeEmpty())
+
 	long := target("us-east-1", v1alpha1.StrategyNone, nil)
 	long.Detail = "a-very-long-detail-that-makes-the-cluster-name-too-long-for-a-label"
 	s = stageRun(deployStage(long))
