@@ -109,11 +109,12 @@ func (a *awsEnv) createAccount(t *testing.T, name, endpoint, secret string, allo
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), acc) })
 }
 
-// serverGroup makes a ServerGroup of cluster shop-main in the account.
+// serverGroup makes a ServerGroup of cluster shop-main in the account, as a person would: without the
+// cluster label, which the controller adds.
 func (a *awsEnv) serverGroup(t *testing.T, name string, desired int32, traffic v1alpha1.Traffic) *v1alpha1.ServerGroup {
 	t.Helper()
 	sg := &v1alpha1.ServerGroup{
-		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: name, Labels: map[string]string{v1alpha1.LabelCluster: "shop-main"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: name},
 		Spec: v1alpha1.ServerGroupSpec{
 			Application: "shop", Stack: "main", Account: a.account, Region: "us-east-1",
 			Capacity: v1alpha1.Capacity{Min: 0, Max: 10, Desired: desired},

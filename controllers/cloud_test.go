@@ -109,6 +109,7 @@ func TestServerGroupLifecycle(t *testing.T) {
 	g.Expect(ok).To(BeTrue())
 	g.Expect(asg.TargetGroupARNs).To(BeEmpty())
 	g.Expect(getGroup(g, a.ns, sg.Name).Finalizers).To(ContainElement("delivery.gennaker.io/cloud-resource"))
+	g.Expect(getGroup(g, a.ns, sg.Name).Labels).To(HaveKeyWithValue(v1alpha1.LabelCluster, "shop-main"))
 
 	// Enabled: attached, and healthy by the target group's health checks.
 	patchGroup(t, a.ns, sg.Name, `{"spec":{"traffic":"Enabled"}}`)

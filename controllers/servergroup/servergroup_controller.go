@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,10 +64,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !sg.DeletionTimestamp.IsZero() {
 		return r.delete(ctx, &sg)
 	}
-	if !controllerutil.ContainsFinalizer(&sg, Finalizer) {
-		// Before any cloud call: a group made before the finalizer is there could outlive its object.
+	cluster := sg.Spec.ClusterName()
+	labelable := len(cluster) <= validation.LabelValueMaxLength
+	if !controllerutil.ContainsFinalizer(&sg, Finalizer) || (labelable && sg.Labels[v1alpha1.LabelCluster] != cluster) {
+		// The finalizer goes on before any cloud call: a group made before it is there could outlive its
+		// object. The cluster label is what deploy stages find a cluster's groups by, so a group written
+		// by hand without it still counts; the name parts it comes from are immutable.
 		patch := client.MergeFrom(sg.DeepCopy())
 		controllerutil.AddFinalizer(&sg, Finalizer)
+		if sg.Labels == nil {
+			sg.Labels = map[string]string{}
+		}
+		if labelable {
+			sg.Labels[v1alpha1.LabelCluster] = cluster
+		}
 		if err := r.Patch(ctx, &sg, patch); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -23,45 +23,28 @@ type DestroyServerGroup struct {
 	APIReader client.Reader
 }
 
-func (d DestroyServerGroup) groups() serverGroups {
-	return serverGroups{Client: d.Client, APIReader: d.APIReader}
+func (d DestroyServerGroup) one() oneGroup {
+	return oneGroup{
+		serverGroups:  serverGroups{Client: d.Client, APIReader: d.APIReader},
+		field:         "destroyServerGroup",
+		converge:      d.converge,
+		gone:          func(s *engine.StageRun, name string) { s.Succeed(name + " destroyed") },
+		whileDeleting: true,
+	}
 }
 
 // Start resolves the target and deletes it.
 func (d DestroyServerGroup) Start(ctx context.Context, s *engine.StageRun) error {
-	g, msg, err := d.groups().resolveTarget(ctx, s, "destroyServerGroup", s.Spec.DestroyServerGroup)
-	if err != nil {
-		return err
-	}
-	if msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	if err := s.SetOutput(outputServerGroup, g.Name); err != nil {
-		return err
-	}
-	return d.converge(ctx, s, g)
+	return d.one().start(ctx, s, s.Spec.DestroyServerGroup)
 }
 
 // Check finishes once the group is gone.
 func (d DestroyServerGroup) Check(ctx context.Context, s *engine.StageRun) error {
-	g, err := recorded(ctx, d.groups(), s)
-	if apierrors.IsNotFound(err) {
-		s.Succeed(fmt.Sprintf("%s destroyed", outputString(s, outputServerGroup)))
-		return nil
-	}
-	if err != nil || g == nil {
-		return err
-	}
-	return d.converge(ctx, s, g)
+	return d.one().check(ctx, s)
 }
 
 func (d DestroyServerGroup) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
-	if msg := needsPerson(g); msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	err := d.groups().delete(ctx, s, g)
+	err := d.one().delete(ctx, s, g)
 	switch {
 	case apierrors.IsNotFound(err):
 		s.Succeed(fmt.Sprintf("%s destroyed", g.Name))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -24,50 +23,28 @@ type ResizeServerGroup struct {
 	APIReader client.Reader
 }
 
-func (r ResizeServerGroup) groups() serverGroups {
-	return serverGroups{Client: r.Client, APIReader: r.APIReader}
+func (r ResizeServerGroup) one() oneGroup {
+	return oneGroup{
+		serverGroups: serverGroups{Client: r.Client, APIReader: r.APIReader},
+		field:        "resizeServerGroup",
+		converge:     r.converge,
+		gone:         failGone,
+	}
 }
 
 // Start resolves the target and resizes it.
 func (r ResizeServerGroup) Start(ctx context.Context, s *engine.StageRun) error {
-	g, msg, err := r.groups().resolveTarget(ctx, s, "resizeServerGroup", &s.Spec.ResizeServerGroup.ServerGroupTarget)
-	if err != nil {
-		return err
-	}
-	if msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	if err := s.SetOutput(outputServerGroup, g.Name); err != nil {
-		return err
-	}
-	return r.converge(ctx, s, g)
+	return r.one().start(ctx, s, &s.Spec.ResizeServerGroup.ServerGroupTarget)
 }
 
 // Check resizes again if needed, and finishes once the group shows the capacity.
 func (r ResizeServerGroup) Check(ctx context.Context, s *engine.StageRun) error {
-	g, err := recorded(ctx, r.groups(), s)
-	if apierrors.IsNotFound(err) {
-		s.Fail(fmt.Sprintf("%s was deleted", outputString(s, outputServerGroup)))
-		return nil
-	}
-	if err != nil || g == nil {
-		return err
-	}
-	return r.converge(ctx, s, g)
+	return r.one().check(ctx, s)
 }
 
 func (r ResizeServerGroup) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
 	want := s.Spec.ResizeServerGroup.Capacity
-	if deleting(g) {
-		s.Fail(fmt.Sprintf("%s is being deleted", g.Name))
-		return nil
-	}
-	if msg := needsPerson(g); msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	done, err := patchOrFail(ctx, r.groups(), s, g, func(g *v1alpha1.ServerGroup) {
+	done, err := patchOrFail(ctx, r.one().serverGroups, s, g, func(g *v1alpha1.ServerGroup) {
 		g.Spec.Capacity = want
 		if want.Desired > 0 {
 			delete(g.Annotations, v1alpha1.AnnotationScaledDownFrom)

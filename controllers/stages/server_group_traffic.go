@@ -28,16 +28,17 @@ type ServerGroupTraffic struct {
 	Traffic v1alpha1.Traffic
 }
 
-func (t ServerGroupTraffic) groups() serverGroups {
-	return serverGroups{Client: t.Client, APIReader: t.APIReader}
-}
-
-// field is the stage's type, as its field in a pipeline is named.
-func (t ServerGroupTraffic) field() string {
+func (t ServerGroupTraffic) one() oneGroup {
+	field := "disableServerGroup"
 	if t.Traffic == v1alpha1.TrafficEnabled {
-		return "enableServerGroup"
+		field = "enableServerGroup"
 	}
-	return "disableServerGroup"
+	return oneGroup{
+		serverGroups: serverGroups{Client: t.Client, APIReader: t.APIReader},
+		field:        field,
+		converge:     t.converge,
+		gone:         failGone,
+	}
 }
 
 func (t ServerGroupTraffic) target(s *engine.StageRun) *v1alpha1.ServerGroupTarget {
@@ -49,43 +50,16 @@ func (t ServerGroupTraffic) target(s *engine.StageRun) *v1alpha1.ServerGroupTarg
 
 // Start resolves the target and sets its traffic.
 func (t ServerGroupTraffic) Start(ctx context.Context, s *engine.StageRun) error {
-	g, msg, err := t.groups().resolveTarget(ctx, s, t.field(), t.target(s))
-	if err != nil {
-		return err
-	}
-	if msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	if err := s.SetOutput(outputServerGroup, g.Name); err != nil {
-		return err
-	}
-	return t.converge(ctx, s, g)
+	return t.one().start(ctx, s, t.target(s))
 }
 
 // Check sets the traffic again if needed, and finishes once the group shows it.
 func (t ServerGroupTraffic) Check(ctx context.Context, s *engine.StageRun) error {
-	g, err := recorded(ctx, t.groups(), s)
-	if apierrors.IsNotFound(err) {
-		s.Fail(fmt.Sprintf("%s was deleted", outputString(s, outputServerGroup)))
-		return nil
-	}
-	if err != nil || g == nil {
-		return err
-	}
-	return t.converge(ctx, s, g)
+	return t.one().check(ctx, s)
 }
 
 func (t ServerGroupTraffic) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
-	if deleting(g) {
-		s.Fail(fmt.Sprintf("%s is being deleted", g.Name))
-		return nil
-	}
-	if msg := needsPerson(g); msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	if done, err := patchOrFail(ctx, t.groups(), s, g, setTraffic(t.Traffic)); done || err != nil {
+	if done, err := patchOrFail(ctx, t.one().serverGroups, s, g, setTraffic(t.Traffic)); done || err != nil {
 		return err
 	}
 	if t.Traffic == v1alpha1.TrafficEnabled {
