@@ -28,6 +28,7 @@ const (
 	// secretKey is distinctive, so a test can search status, Events and logs for it.
 	secretKey     = "gnkr-SECRET-do-not-leak-7f3a9c"
 	targetGroup   = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web/0123456789abcdef"
+	targetGroupEU = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web/fedcba9876543210"
 	credentialKey = "credentials"
 )
 
@@ -66,6 +67,7 @@ func setupAWS(t *testing.T, start bool) *awsEnv {
 		DeleteDelay:        200 * time.Millisecond,
 	})
 	sim.AddTargetGroup(targetGroup)
+	sim.AddTargetGroup(targetGroupEU)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	a := &awsEnv{ns: ns, account: ns, sim: sim, srv: srv, logs: &syncBuffer{}}
@@ -99,7 +101,7 @@ func (a *awsEnv) createAccount(t *testing.T, name, endpoint, secret string, allo
 				Source:    v1alpha1.CredentialSourceSecret,
 				SecretRef: &v1alpha1.SecretKeyRef{Namespace: a.ns, Name: secret, Key: credentialKey},
 			},
-			AWS:               &v1alpha1.AWSAccount{Regions: []string{"us-east-1"}, Endpoint: v1alpha1.Endpoint(endpoint)},
+			AWS:               &v1alpha1.AWSAccount{Regions: []string{"us-east-1", "eu-west-1"}, Endpoint: v1alpha1.Endpoint(endpoint)},
 			AllowedNamespaces: allowed,
 		},
 	}

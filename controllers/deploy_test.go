@@ -267,3 +267,45 @@ spec:
 	g.Expect(apierrors.IsNotFound(env.Client.Get(context.Background(), client.ObjectKey{Namespace: a.ns, Name: "shop-main-v000"}, &v1alpha1.ServerGroup{}))).To(BeTrue())
 	g.Expect(asgNames(a)).To(Equal([]string{"shop-main-v001"}))
 }
+
+// One deploy stage with two clusters, in two regions, deploys both in parallel: each region gets its own
+// group behind its own load balancer, and the outputs list both.
+func TestDeployTwoRegions(t *testing.T) {
+	g := testenv.NewWithT(t)
+	a := setupAWS(t, true)
+	apply(t, a.ns, fmt.Sprintf(`
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: release}
+spec:
+  application: shop
+  stages:
+  - name: deploy
+    deploy:
+      clusters:
+      - account: %[1]s
+        region: us-east-1
+        stack: main
+        capacity: {min: 1, max: 3, desired: 2}
+        aws: {imageID: ami-00000000000000001, instanceType: m7g.large, targetGroupARNs: [%[2]s], subnetIDs: [subnet-0a]}
+      - account: %[1]s
+        region: eu-west-1
+        stack: main
+        capacity: {min: 1, max: 3, desired: 3}
+        aws: {imageID: ami-00000000000000009, instanceType: m7g.large, targetGroupARNs: [%[3]s], subnetIDs: [subnet-0e]}
+`, a.account, targetGroup, targetGroupEU))
+	run(t, a.ns, "r1", "release", nil)
+	ex := waitPhase(g, a.ns, "r1", v1alpha1.ExecutionSucceeded)
+	out := outputs(g, stageOf(g, ex, "deploy"))
+	g.Expect(out["serverGroups"]).To(ConsistOf(
+		And(HaveKeyWithValue("region", "us-east-1"), HaveKeyWithValue("serverGroup", "shop-main-v000"), HaveKeyWithValue("healthy", BeEquivalentTo(2))),
+		And(HaveKeyWithValue("region", "eu-west-1"), HaveKeyWithValue("serverGroup", "shop-main-v001"), HaveKeyWithValue("healthy", BeEquivalentTo(3))),
+	))
+	regions := map[string]string{}
+	for _, v := range a.sim.Groups() {
+		regions[v.Name] = v.Region
+		g.Expect(v.TargetGroupARNs).To(HaveLen(1))
+		g.Expect(v.TargetGroupARNs[0]).To(ContainSubstring(":" + v.Region + ":"))
+	}
+	g.Expect(regions).To(Equal(map[string]string{"shop-main-v000": "us-east-1", "shop-main-v001": "eu-west-1"}))
+}
