@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sort"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -308,4 +310,30 @@ spec:
 		g.Expect(v.TargetGroupARNs[0]).To(ContainSubstring(":" + v.Region + ":"))
 	}
 	g.Expect(regions).To(Equal(map[string]string{"shop-main-v000": "us-east-1", "shop-main-v001": "eu-west-1"}))
+}
+
+// With every other status write of the Executions lost after the work behind it was done (a controller
+// killed between creating a ServerGroup and recording it, between patching one and recording that), two
+// red/blacks still make exactly one ServerGroup and one Auto Scaling group each.
+func TestDeployLostStatusWrites(t *testing.T) {
+	g := testenv.NewWithT(t)
+	a := setupAWS(t, false)
+	lossy := &losingWrites{resource: "executions", every: 2}
+	m := a.manager()
+	m.Config = rest.CopyConfig(env.Config)
+	m.Config.Wrap(func(rt http.RoundTripper) http.RoundTripper { lossy.next = rt; return lossy })
+	env.StartManagerWith(t, m)
+	apply(t, a.ns, releasePipeline(a, "release", "RedBlack", `redBlack: {delayBeforeScaleDown: 0s}`, "5m"))
+	for i, name := range []string{"r1", "r2"} {
+		run(t, a.ns, name, "release", map[string]string{"image": fmt.Sprintf("ami-0000000000000000%d", i+1)})
+		waitPhase(g, a.ns, name, v1alpha1.ExecutionSucceeded)
+	}
+	g.Expect(lossy.lost.Load()).To(BeNumerically(">=", 4))
+	t.Logf("%d execution status writes lost", lossy.lost.Load())
+	g.Expect(groups(g, a.ns)).To(Equal(map[string]groupState{
+		"shop-main-v000": {v1alpha1.TrafficDisabled, 0, 0},
+		"shop-main-v001": {v1alpha1.TrafficEnabled, 3, 3},
+	}))
+	g.Expect(asgNames(a)).To(Equal([]string{"shop-main-v000", "shop-main-v001"}))
+	g.Expect(a.sim.Calls()["autoscaling:CreateAutoScalingGroup"]).To(Equal(2))
 }
