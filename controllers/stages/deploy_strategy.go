@@ -334,18 +334,7 @@ func decideRedBlack(cfg deployConfig, p *clusterProgress, v clusterView, now tim
 		p.ScaledDownAt = ptrTime(now)
 	}
 
-	if !p.DestroyPlanned {
-		p.DestroyPlanned = true
-		p.Destroy = beyond(v.Others, cfg.MaxRemaining)
-		if len(p.Destroy) > 0 {
-			return soon(now, "destroying "+strings.Join(p.Destroy, ", "))
-		}
-	}
-	if d, ok := destroying(p, v, now); !ok {
-		return d
-	}
-	p.DoneAt = ptrTime(now)
-	return decision{Done: true, Message: doneText(n, p)}
+	return destroyThenDone(p, v, now, func() []string { return beyond(v.Others, cfg.MaxRemaining) })
 }
 
 func decideHighlander(p *clusterProgress, v clusterView, now time.Time) decision {
@@ -360,21 +349,13 @@ func decideHighlander(p *clusterProgress, v clusterView, now time.Time) decision
 		}
 		p.EnabledAt = ptrTime(now)
 	}
-	if !p.DestroyPlanned {
-		p.DestroyPlanned = true
-		p.Destroy = nil
+	return destroyThenDone(p, v, now, func() []string {
+		var all []string
 		for _, g := range oldestFirst(live(v.Others)) {
-			p.Destroy = append(p.Destroy, g.Name)
+			all = append(all, g.Name)
 		}
-		if len(p.Destroy) > 0 {
-			return soon(now, "destroying "+strings.Join(p.Destroy, ", "))
-		}
-	}
-	if d, ok := destroying(p, v, now); !ok {
-		return d
-	}
-	p.DoneAt = ptrTime(now)
-	return decision{Done: true, Message: doneText(n, p)}
+		return all
+	})
 }
 
 func decideNone(p *clusterProgress, v clusterView, now time.Time) decision {
@@ -387,6 +368,23 @@ func decideNone(p *clusterProgress, v clusterView, now time.Time) decision {
 	}
 	p.DoneAt = ptrTime(now)
 	return decision{Done: true, Message: doneText(n, p)}
+}
+
+// destroyThenDone is a cluster's last step: it records the groups plan chooses to destroy (once, so the
+// choice holds across Checks), destroys them, and finishes the cluster once they are gone.
+func destroyThenDone(p *clusterProgress, v clusterView, now time.Time, plan func() []string) decision {
+	if !p.DestroyPlanned {
+		p.DestroyPlanned = true
+		p.Destroy = plan()
+		if len(p.Destroy) > 0 {
+			return soon(now, "destroying "+strings.Join(p.Destroy, ", "))
+		}
+	}
+	if d, ok := destroying(p, v, now); !ok {
+		return d
+	}
+	p.DoneAt = ptrTime(now)
+	return decision{Done: true, Message: doneText(v.New, p)}
 }
 
 // destroying deletes the groups of p.Destroy that are still there, and says whether they are all gone.

@@ -111,13 +111,7 @@ func TestWorkloadAccountUsesTheDefaultChain(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secretValue)
 	acct := e.account()
 	acct.Spec.Credentials = v1alpha1.Credentials{Source: v1alpha1.CredentialSourceWorkload}
-	id, err := e.connect(acct, cloud.Credentials{}).Verify(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "arn:aws:iam::" + accountID + ":user/" + testKeyID; id != want {
-		t.Errorf("identity %q, want %q", id, want)
-	}
+	e.wantIdentity(e.connect(acct, cloud.Credentials{}), keyUser)
 }
 
 func TestSecretAccountIgnoresTheEnvironment(t *testing.T) {
@@ -129,13 +123,7 @@ func TestSecretAccountIgnoresTheEnvironment(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 	t.Setenv("AWS_MAX_ATTEMPTS", "1")
 	c := e.connect(e.account(), keyBlock(testKeyID))
-	id, err := c.Verify(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "arn:aws:iam::" + accountID + ":user/" + testKeyID; id != want {
-		t.Errorf("identity %q, want %q", id, want)
-	}
+	e.wantIdentity(c, keyUser)
 	e.create(serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1))
 	if g := e.group("web-main-v001"); g.Region != region {
 		t.Errorf("group in region %s", g.Region)

@@ -123,13 +123,7 @@ func TestAssumeRole(t *testing.T) {
 	acct.Spec.AWS.AssumeRoleARN = role
 	acct.Spec.AWS.ExternalID = "ext-42"
 	c := e.connect(acct, keyBlock(testKeyID))
-	id, err := c.Verify(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "arn:aws:sts::210987654321:assumed-role/gennaker-deployer/gennaker"; id != want {
-		t.Errorf("identity %q, want %q", id, want)
-	}
+	e.wantIdentity(c, "arn:aws:sts::210987654321:assumed-role/gennaker-deployer/gennaker")
 	// The assumed role's credentials sign the server group calls too, and are cached.
 	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
 	if err := c.Create(e.ctx, sg); err != nil {
@@ -140,7 +134,7 @@ func TestAssumeRole(t *testing.T) {
 	}
 
 	acct.Spec.AWS.ExternalID = "wrong"
-	_, err = e.connect(acct, keyBlock(testKeyID)).Verify(e.ctx)
+	_, err := e.connect(acct, keyBlock(testKeyID)).Verify(e.ctx)
 	wantReason(t, "a wrong external ID", err, cloud.AccessDenied)
 	t.Logf("assume role refused: %v", err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,31 +29,16 @@ const (
 	deleteDelay    = 30 * time.Second
 
 	maxAttempts = 5
+
+	// keyUser is the identity of the access key testKeyID.
+	keyUser = "arn:aws:iam::" + accountID + ":user/" + testKeyID
 )
-
-// fakeClock is the sim's clock: tests move it instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // env is a sim behind an httptest server and a Client connected to it through the real SDK.
 type env struct {
 	t        *testing.T
 	ctx      context.Context
-	clock    *fakeClock
+	clock    *awssim.Clock
 	sim      *awssim.Sim
 	srv      *httptest.Server
 	provider *awsprovider.Provider
@@ -65,7 +49,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	// The clock starts at the real time: the SDK's credentials cache judges the expiry of the sim's
 	// assumed-role credentials by the real clock.
-	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := awssim.NewClock(time.Now().UTC().Truncate(time.Second))
 	sim := awssim.New(awssim.Options{
 		AccountID:          accountID,
 		Keys:               map[string]string{testKeyID: secretValue},
@@ -107,6 +91,18 @@ func (e *env) connect(acct *v1alpha1.CloudAccount, creds cloud.Credentials) clou
 		e.t.Fatalf("Connect: %v", err)
 	}
 	return c
+}
+
+// wantIdentity fails the test unless Verify through c succeeds and names the identity want.
+func (e *env) wantIdentity(c cloud.Client, want string) {
+	e.t.Helper()
+	id, err := c.Verify(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if id != want {
+		e.t.Errorf("identity %q, want %q", id, want)
+	}
 }
 
 // serverGroup is a group of the application web made from a launch template of its own, in subnets, with
@@ -159,6 +155,13 @@ func (e *env) setTraffic(sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) {
 	}
 }
 
+func (e *env) updateCapacity(sg *v1alpha1.ServerGroup) {
+	e.t.Helper()
+	if err := e.client.UpdateCapacity(e.ctx, sg); err != nil {
+		e.t.Fatalf("UpdateCapacity %s: %v", sg.Name, err)
+	}
+}
+
 func (e *env) group(name string) awssim.GroupView {
 	e.t.Helper()
 	g, ok := e.sim.Group(name)
@@ -177,6 +180,13 @@ func writes(calls map[string]int) map[string]int {
 		}
 	}
 	return out
+}
+
+// writesOf returns the writes f makes.
+func (e *env) writesOf(f func()) map[string]int {
+	e.sim.ResetCalls()
+	f()
+	return writes(e.sim.Calls())
 }
 
 func wantReason(t *testing.T, what string, err error, want cloud.Reason) {

@@ -510,40 +510,39 @@ func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup) e
 
 // resume resumes those of the processes that the group has suspended.
 func resume(ctx context.Context, r *regional, g *asgtypes.AutoScalingGroup, procs ...string) error {
+	return setSuspended(ctx, r, g, false, procs)
+}
+
+// suspend suspends those of the processes that the group has not suspended.
+func suspend(ctx context.Context, r *regional, g *asgtypes.AutoScalingGroup, procs ...string) error {
+	return setSuspended(ctx, r, g, true, procs)
+}
+
+// setSuspended suspends the processes (or resumes them, when want is false), calling Auto Scaling only for
+// those the group does not have that way already.
+func setSuspended(ctx context.Context, r *regional, g *asgtypes.AutoScalingGroup, want bool, procs []string) error {
 	s := suspended(g)
 	var todo []string
 	for _, p := range procs {
-		if s[p] {
+		if s[p] != want {
 			todo = append(todo, p)
 		}
 	}
 	if len(todo) == 0 {
 		return nil
+	}
+	if want {
+		_, err := r.asg.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{
+			AutoScalingGroupName: g.AutoScalingGroupName,
+			ScalingProcesses:     todo,
+		})
+		return wrap("SuspendProcesses", err)
 	}
 	_, err := r.asg.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{
 		AutoScalingGroupName: g.AutoScalingGroupName,
 		ScalingProcesses:     todo,
 	})
 	return wrap("ResumeProcesses", err)
-}
-
-// suspend suspends those of the processes that the group has not suspended.
-func suspend(ctx context.Context, r *regional, g *asgtypes.AutoScalingGroup, procs ...string) error {
-	s := suspended(g)
-	var todo []string
-	for _, p := range procs {
-		if !s[p] {
-			todo = append(todo, p)
-		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	_, err := r.asg.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{
-		AutoScalingGroupName: g.AutoScalingGroupName,
-		ScalingProcesses:     todo,
-	})
-	return wrap("SuspendProcesses", err)
 }
 
 // SetTraffic puts the group in its target groups or takes it out, making only the calls the group's

@@ -18,13 +18,7 @@ import (
 
 func TestVerify(t *testing.T) {
 	e := newEnv(t)
-	id, err := e.client.Verify(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "arn:aws:iam::" + accountID + ":user/" + testKeyID; id != want {
-		t.Errorf("identity %q, want %q", id, want)
-	}
+	e.wantIdentity(e.client, keyUser)
 }
 
 func TestObserveMissingGroup(t *testing.T) {
@@ -297,9 +291,7 @@ func TestSetTraffic(t *testing.T) {
 	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficDisabled || o.Instances.Healthy != 2 {
 		t.Errorf("disabled: %+v", o)
 	}
-	e.sim.ResetCalls()
-	e.setTraffic(sg, v1alpha1.TrafficDisabled)
-	if w := writes(e.sim.Calls()); len(w) != 0 {
+	if w := e.writesOf(func() { e.setTraffic(sg, v1alpha1.TrafficDisabled) }); len(w) != 0 {
 		t.Errorf("a second disable wrote: %v", w)
 	}
 
@@ -316,9 +308,7 @@ func TestSetTraffic(t *testing.T) {
 	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficEnabled || o.Instances.Healthy != 0 {
 		t.Errorf("enabled: %+v", o)
 	}
-	e.sim.ResetCalls()
-	e.setTraffic(sg, v1alpha1.TrafficEnabled)
-	if w := writes(e.sim.Calls()); len(w) != 0 {
+	if w := e.writesOf(func() { e.setTraffic(sg, v1alpha1.TrafficEnabled) }); len(w) != 0 {
 		t.Errorf("a second enable wrote: %v", w)
 	}
 	e.clock.Advance(healthyDelay)
@@ -334,9 +324,7 @@ func TestSetTraffic(t *testing.T) {
 	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficDisabled {
 		t.Errorf("half attached: %+v", o)
 	}
-	e.sim.ResetCalls()
-	e.setTraffic(sg, v1alpha1.TrafficEnabled)
-	if w := writes(e.sim.Calls()); !maps.Equal(w, map[string]int{"autoscaling:AttachLoadBalancerTargetGroups": 1}) {
+	if w := e.writesOf(func() { e.setTraffic(sg, v1alpha1.TrafficEnabled) }); !maps.Equal(w, map[string]int{"autoscaling:AttachLoadBalancerTargetGroups": 1}) {
 		t.Errorf("enabling a half-attached group wrote %v", w)
 	}
 	if o := e.observe(sg); o.Traffic != v1alpha1.TrafficEnabled {
@@ -352,9 +340,7 @@ func TestUpdateCapacityScalesADisabledGroup(t *testing.T) {
 	e.setTraffic(sg, v1alpha1.TrafficDisabled)
 
 	sg.Spec.Capacity = v1alpha1.Capacity{Min: 0, Max: 10, Desired: 1}
-	if err := e.client.UpdateCapacity(e.ctx, sg); err != nil {
-		t.Fatal(err)
-	}
+	e.updateCapacity(sg)
 	g := e.group(sg.Name)
 	if g.DesiredCapacity != 1 || !slices.Equal(g.SuspendedProcesses, []string{"AddToLoadBalancer"}) {
 		t.Errorf("desired %d, suspended %v", g.DesiredCapacity, g.SuspendedProcesses)
@@ -374,11 +360,7 @@ func TestUpdateCapacityScalesADisabledGroup(t *testing.T) {
 		t.Errorf("after scale-in: %+v", o)
 	}
 
-	e.sim.ResetCalls()
-	if err := e.client.UpdateCapacity(e.ctx, sg); err != nil {
-		t.Fatal(err)
-	}
-	if w := writes(e.sim.Calls()); len(w) != 0 {
+	if w := e.writesOf(func() { e.updateCapacity(sg) }); len(w) != 0 {
 		t.Errorf("a repeated UpdateCapacity wrote %v", w)
 	}
 }

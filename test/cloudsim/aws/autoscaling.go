@@ -15,12 +15,12 @@ var autoscalingService = &service{
 	ops: map[string]opFunc{
 		"CreateAutoScalingGroup":         (*Sim).createAutoScalingGroup,
 		"DescribeAutoScalingGroups":      (*Sim).describeAutoScalingGroups,
-		"UpdateAutoScalingGroup":         (*Sim).updateAutoScalingGroup,
+		"UpdateAutoScalingGroup":         onGroup((*Sim).updateAutoScalingGroup),
 		"DeleteAutoScalingGroup":         (*Sim).deleteAutoScalingGroup,
-		"AttachLoadBalancerTargetGroups": (*Sim).attachLoadBalancerTargetGroups,
-		"DetachLoadBalancerTargetGroups": (*Sim).detachLoadBalancerTargetGroups,
-		"SuspendProcesses":               (*Sim).suspendProcesses,
-		"ResumeProcesses":                (*Sim).resumeProcesses,
+		"AttachLoadBalancerTargetGroups": onGroup((*Sim).attachLoadBalancerTargetGroups),
+		"DetachLoadBalancerTargetGroups": onGroup((*Sim).detachLoadBalancerTargetGroups),
+		"SuspendProcesses":               onGroup((*Sim).suspendProcesses),
+		"ResumeProcesses":                onGroup((*Sim).resumeProcesses),
 	},
 }
 
@@ -41,28 +41,8 @@ func (s *Sim) createAutoScalingGroup(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	minSize, hasMin, err := optInt32(c.form, "MinSize")
+	minSize, maxSize, desired, err := groupSizes(c, nil)
 	if err != nil {
-		return nil, err
-	}
-	maxSize, hasMax, err := optInt32(c.form, "MaxSize")
-	if err != nil {
-		return nil, err
-	}
-	if !hasMin {
-		return nil, validation("1 validation error detected: Value null at 'minSize' failed to satisfy constraint: Member must not be null")
-	}
-	if !hasMax {
-		return nil, validation("1 validation error detected: Value null at 'maxSize' failed to satisfy constraint: Member must not be null")
-	}
-	desired, hasDesired, err := optInt32(c.form, "DesiredCapacity")
-	if err != nil {
-		return nil, err
-	}
-	if !hasDesired {
-		desired = minSize
-	}
-	if err := checkSizes(minSize, maxSize, desired); err != nil {
 		return nil, err
 	}
 	azs, vpcZone, err := groupZones(c, nil)
@@ -123,6 +103,51 @@ func (s *Sim) groupTemplateParam(rs *regionState, c *call) (ltRef, error) {
 		return ltRef{}, validation("The specified launch template, with template ID %s, version %s, does not exist.", lt.id, version)
 	}
 	return ltRef{id: lt.id, name: lt.name, version: version}, nil
+}
+
+// groupSizes reads MinSize, MaxSize and DesiredCapacity and checks them. cur is
+// the group being updated, whose bounds stand for those not given, or nil on
+// create, where both bounds are required and the desired capacity defaults to
+// the min.
+func groupSizes(c *call, cur *group) (minSize, maxSize, desired int32, err error) {
+	minSize, hasMin, err := optInt32(c.form, "MinSize")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	maxSize, hasMax, err := optInt32(c.form, "MaxSize")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if cur == nil && !hasMin {
+		return 0, 0, 0, validation("1 validation error detected: Value null at 'minSize' failed to satisfy constraint: Member must not be null")
+	}
+	if cur == nil && !hasMax {
+		return 0, 0, 0, validation("1 validation error detected: Value null at 'maxSize' failed to satisfy constraint: Member must not be null")
+	}
+	desired, hasDesired, err := optInt32(c.form, "DesiredCapacity")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// Only an update gets here with a bound left out.
+	if !hasMin {
+		minSize = cur.min
+	}
+	if !hasMax {
+		maxSize = cur.max
+	}
+	if !hasDesired {
+		if cur == nil {
+			desired = minSize
+		} else {
+			// As in AWS: moving a bound past the current desired capacity
+			// drags the desired capacity along.
+			desired = max(minSize, min(maxSize, cur.desired))
+		}
+	}
+	if err := checkSizes(minSize, maxSize, desired); err != nil {
+		return 0, 0, 0, err
+	}
+	return minSize, maxSize, desired, nil
 }
 
 func checkSizes(minSize, maxSize, desired int32) error {
@@ -203,6 +228,23 @@ func lookupGroup(rs *regionState, c *call) (*group, error) {
 		return nil, errf(http.StatusBadRequest, "ScalingActivityInProgress", "AutoScalingGroup %s is pending delete.", name)
 	}
 	return g, nil
+}
+
+// groupOpFunc implements an operation on the one group that AutoScalingGroupName
+// names, in the caller's region rs; the group can still be changed.
+type groupOpFunc func(s *Sim, c *call, rs *regionState, g *group) (any, error)
+
+// onGroup makes an operation of op that first looks up its group with
+// lookupGroup, refusing the request when there is none to change.
+func onGroup(op groupOpFunc) opFunc {
+	return func(s *Sim, c *call) (any, error) {
+		rs := s.region(c.region)
+		g, err := lookupGroup(rs, c)
+		if err != nil {
+			return nil, err
+		}
+		return op(s, c, rs, g)
+	}
 }
 
 // XML shapes of DescribeAutoScalingGroups.
@@ -394,42 +436,16 @@ func asgFilters(c *call) (func(*group) bool, error) {
 	}, nil
 }
 
-func (s *Sim) updateAutoScalingGroup(c *call) (any, error) {
-	rs := s.region(c.region)
-	g, err := lookupGroup(rs, c)
-	if err != nil {
-		return nil, err
-	}
+func (s *Sim) updateAutoScalingGroup(c *call, rs *regionState, g *group) (any, error) {
 	ref := g.lt
 	if c.form.Get("LaunchTemplate.LaunchTemplateId") != "" || c.form.Get("LaunchTemplate.LaunchTemplateName") != "" {
+		var err error
 		if ref, err = s.groupTemplateParam(rs, c); err != nil {
 			return nil, err
 		}
 	}
-	minSize, hasMin, err := optInt32(c.form, "MinSize")
+	minSize, maxSize, desired, err := groupSizes(c, g)
 	if err != nil {
-		return nil, err
-	}
-	maxSize, hasMax, err := optInt32(c.form, "MaxSize")
-	if err != nil {
-		return nil, err
-	}
-	desired, hasDesired, err := optInt32(c.form, "DesiredCapacity")
-	if err != nil {
-		return nil, err
-	}
-	if !hasMin {
-		minSize = g.min
-	}
-	if !hasMax {
-		maxSize = g.max
-	}
-	if !hasDesired {
-		// As in AWS: moving a bound past the current desired capacity
-		// drags the desired capacity along.
-		desired = max(minSize, min(maxSize, g.desired))
-	}
-	if err := checkSizes(minSize, maxSize, desired); err != nil {
 		return nil, err
 	}
 	azs, vpcZone, err := groupZones(c, g)
@@ -473,15 +489,20 @@ func (s *Sim) deleteAutoScalingGroup(c *call) (any, error) {
 	return nil, nil
 }
 
-func (s *Sim) attachLoadBalancerTargetGroups(c *call) (any, error) {
-	rs := s.region(c.region)
-	g, err := lookupGroup(rs, c)
-	if err != nil {
-		return nil, err
-	}
+// targetGroupARNsParam reads the TargetGroupARNs of AttachLoadBalancerTargetGroups
+// and DetachLoadBalancerTargetGroups, which must name at least one.
+func targetGroupARNsParam(c *call) ([]string, error) {
 	arns := memberList(c.form, "TargetGroupARNs")
 	if len(arns) == 0 {
 		return nil, validation("1 validation error detected: Value null at 'targetGroupARNs' failed to satisfy constraint: Member must not be null")
+	}
+	return arns, nil
+}
+
+func (s *Sim) attachLoadBalancerTargetGroups(c *call, _ *regionState, g *group) (any, error) {
+	arns, err := targetGroupARNsParam(c)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.checkTargetGroups(c.region, arns); err != nil {
 		return nil, err
@@ -503,15 +524,10 @@ func (s *Sim) attachLoadBalancerTargetGroups(c *call) (any, error) {
 	return nil, nil
 }
 
-func (s *Sim) detachLoadBalancerTargetGroups(c *call) (any, error) {
-	rs := s.region(c.region)
-	g, err := lookupGroup(rs, c)
+func (s *Sim) detachLoadBalancerTargetGroups(c *call, _ *regionState, g *group) (any, error) {
+	arns, err := targetGroupARNsParam(c)
 	if err != nil {
 		return nil, err
-	}
-	arns := memberList(c.form, "TargetGroupARNs")
-	if len(arns) == 0 {
-		return nil, validation("1 validation error detected: Value null at 'targetGroupARNs' failed to satisfy constraint: Member must not be null")
 	}
 	g.targetGroups = slices.DeleteFunc(g.targetGroups, func(a string) bool { return slices.Contains(arns, a) })
 	for _, in := range g.instances {
@@ -536,12 +552,7 @@ func scalingProcesses(c *call) ([]string, error) {
 	return procs, nil
 }
 
-func (s *Sim) suspendProcesses(c *call) (any, error) {
-	rs := s.region(c.region)
-	g, err := lookupGroup(rs, c)
-	if err != nil {
-		return nil, err
-	}
+func (s *Sim) suspendProcesses(c *call, _ *regionState, g *group) (any, error) {
 	procs, err := scalingProcesses(c)
 	if err != nil {
 		return nil, err
@@ -554,12 +565,7 @@ func (s *Sim) suspendProcesses(c *call) (any, error) {
 	return nil, nil
 }
 
-func (s *Sim) resumeProcesses(c *call) (any, error) {
-	rs := s.region(c.region)
-	g, err := lookupGroup(rs, c)
-	if err != nil {
-		return nil, err
-	}
+func (s *Sim) resumeProcesses(c *call, rs *regionState, g *group) (any, error) {
 	procs, err := scalingProcesses(c)
 	if err != nil {
 		return nil, err

@@ -231,18 +231,25 @@ func lookupTemplate(rs *regionState, c *call) (*launchTemplate, error) {
 	return nil, nil
 }
 
+// requireTemplate is lookupTemplate for operations on one template, which must
+// name it.
+func requireTemplate(rs *regionState, c *call) (*launchTemplate, error) {
+	lt, err := lookupTemplate(rs, c)
+	if err == nil && lt == nil {
+		return nil, missingParam("LaunchTemplateId or LaunchTemplateName")
+	}
+	return lt, err
+}
+
 func versionNotFound(lt *launchTemplate, v string) error {
 	return ec2Err("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s.", v, lt.id)
 }
 
 func (s *Sim) createLaunchTemplateVersion(c *call) (any, error) {
 	rs := s.region(c.region)
-	lt, err := lookupTemplate(rs, c)
+	lt, err := requireTemplate(rs, c)
 	if err != nil {
 		return nil, err
-	}
-	if lt == nil {
-		return nil, missingParam("LaunchTemplateId or LaunchTemplateName")
 	}
 	given := templateData(c)
 	desc := c.form.Get("VersionDescription")
@@ -409,12 +416,9 @@ func (s *Sim) describeLaunchTemplateVersions(c *call) (any, error) {
 
 func (s *Sim) deleteLaunchTemplate(c *call) (any, error) {
 	rs := s.region(c.region)
-	lt, err := lookupTemplate(rs, c)
+	lt, err := requireTemplate(rs, c)
 	if err != nil {
 		return nil, err
-	}
-	if lt == nil {
-		return nil, missingParam("LaunchTemplateId or LaunchTemplateName")
 	}
 	// Like EC2, deleting a template that groups still use is allowed; those
 	// groups then stop launching instances.

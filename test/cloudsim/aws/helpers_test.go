@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,29 +34,11 @@ const (
 	deleteDelay  = 30 * time.Second
 )
 
-// fakeClock is the sim clock; tests move it explicitly instead of sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	t     *testing.T
 	ctx   context.Context
 	sim   *cloudsim.Sim
-	clock *fakeClock
+	clock *cloudsim.Clock
 	url   string
 	http  *http.Client
 }
@@ -67,7 +48,7 @@ func newEnv(t *testing.T) *env {
 	// Start the fake clock at the real time so that credential expiry, which
 	// the SDK judges by the real clock, agrees with the sim until a test
 	// moves the clock on.
-	clk := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
+	clk := cloudsim.NewClock(time.Now().UTC().Truncate(time.Second))
 	sim := cloudsim.New(cloudsim.Options{
 		Keys:               map[string]string{testKey: testSecret},
 		LaunchDelay:        launchDelay,

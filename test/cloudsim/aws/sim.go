@@ -77,7 +77,8 @@ type Options struct {
 	// DeleteDelay is how long a deleted group is listed as "Delete in progress".
 	// Zero means the Default* value; a negative value means no delay.
 	LaunchDelay, TargetHealthyDelay, TerminateDelay, DeleteDelay time.Duration
-	// Now is the sim clock; nil means time.Now. Tests pass a fake clock.
+	// Now is the sim clock; nil means time.Now. Tests pass a fake clock, such
+	// as the Now method of a Clock.
 	Now func() time.Time
 }
 
