@@ -28,9 +28,12 @@ func TestSamplesApply(t *testing.T) {
 
 	// Defaults from the schema are filled in at apply time.
 	out, err = env.Kubectl("get", "pipeline", "shop-release", "-n", "default",
-		"-o", "jsonpath={.spec.stages[0].onFailure} {.spec.stages[1].deploy.clusters[0].redBlack.scaleDown} {.spec.stages[4].webhook.method}")
+		"-o", "jsonpath={.spec.stages[0].onFailure} {.spec.stages[0].deploy.clusters[0].redBlack.delayBeforeScaleDown}")
 	g.Expect(err).NotTo(HaveOccurred(), out)
-	g.Expect(out).To(Equal("Fail true POST"))
+	g.Expect(out).To(Equal("Fail 5m"))
+	out, err = env.Kubectl("get", "pipeline", "release-gate", "-n", "default", "-o", "jsonpath={.spec.stages[2].webhook.method}")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(Equal("POST"))
 }
 
 // TestPrinterColumns checks the columns of `kubectl get` and the short names.
