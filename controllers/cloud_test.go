@@ -204,6 +204,7 @@ func TestServerGroupAccountNotAllowed(t *testing.T) {
 func TestServerGroupThrottlingStorm(t *testing.T) {
 	g := testenv.NewWithT(t)
 	a := setupAWS(t, true)
+	before := gather(g)
 	a.sim.Inject(awssim.Fault{Service: "autoscaling", Kind: awssim.Throttle})
 	sg := a.serverGroup(t, "shop-main-v000", 2, v1alpha1.TrafficEnabled)
 	g.Eventually(func(g Gomega) {
@@ -234,6 +235,16 @@ func TestServerGroupThrottlingStorm(t *testing.T) {
 		g.Expect(sg.Status.Instances.Healthy).To(Equal(int32(3)))
 	}, "30s").Should(Succeed())
 	g.Expect(reasons(g, a.ns, sg.Name)).To(ContainElements("Throttled", "CloudUnavailable"))
+
+	// /metrics tells the operations that were refused from those that went through.
+	after := gather(g)
+	metric := func(op, outcome string) float64 {
+		k := `gennaker_cloud_requests_total{operation="` + op + `",outcome="` + outcome + `",provider="aws",service="Auto Scaling"}`
+		return after[k] - before[k]
+	}
+	g.Expect(metric("DescribeAutoScalingGroups", "Throttled")).To(BeNumerically(">=", 2))
+	g.Expect(metric("UpdateAutoScalingGroup", "CloudUnavailable")).To(BeNumerically(">=", 1))
+	g.Expect(metric("CreateAutoScalingGroup", "OK")).To(BeNumerically(">=", 1))
 }
 
 // patchGroup sends a merge patch to a ServerGroup with kubectl, as a user would.

@@ -95,6 +95,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 		}
 	}
 
+	cfg.APIOptions = append(cfg.APIOptions, countRequests)
 	if spec.AssumeRoleARN != "" {
 		stsClient := sts.NewFromConfig(cfg)
 		externalID := spec.ExternalID

@@ -1,0 +1,21 @@
+package aws
+
+import (
+	"context"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/gennaker/gennaker/controllers/cloud"
+)
+
+// countRequests adds to every client's stack a step that records each operation, once it is over (after
+// the retryer's attempts), in gennaker_cloud_requests_total.
+func countRequests(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("GennakerRequestMetrics",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			cloud.ObserveRequest("aws", awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), err, reasonOf)
+			return out, md, err
+		}), middleware.Before)
+}
