@@ -156,6 +156,16 @@ spec:
 			update:   strings.Replace(validServerGroup, "account: aws-prod", "account: aws-staging", 1),
 			want:     []string{"spec.account", "account is immutable"},
 		},
+		"server group: image changed": {
+			manifest: validServerGroup,
+			update:   strings.Replace(validServerGroup, "ami-0abc", "ami-0def", 1),
+			want:     []string{"spec.aws", "imageID, instanceType and launchTemplate are immutable", "deploy a new one"},
+		},
+		"server group: launch template added": {
+			manifest: validServerGroup,
+			update:   strings.Replace(validServerGroup, "aws: {imageID: ami-0abc}", "aws: {imageID: ami-0abc, launchTemplate: {name: shop-web}}", 1),
+			want:     []string{"spec.aws", "imageID, instanceType and launchTemplate are immutable"},
+		},
 		"server group: detail added": {
 			manifest: validServerGroup,
 			update:   validServerGroup + "  detail: canary\n",

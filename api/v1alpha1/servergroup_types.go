@@ -168,9 +168,15 @@ type CloudServerGroup struct {
 
 // ServerGroupSpec is one versioned group of identical instances behind a load balancer. The name parts,
 // account and region place it in its cluster and cannot change; the field rules catch a changed value, the
-// two below a stack or detail added or removed.
+// two below a stack or detail added or removed. What its instances are built from (image, instance type,
+// template) cannot change either: a new version is a new server group. Capacity, traffic, target groups
+// and subnets can.
 // +kubebuilder:validation:XValidation:rule="has(self.stack) == has(oldSelf.stack)",message="stack is immutable",fieldPath=".stack"
 // +kubebuilder:validation:XValidation:rule="has(self.detail) == has(oldSelf.detail)",message="detail is immutable",fieldPath=".detail"
+// +kubebuilder:validation:XValidation:rule="has(self.aws) == has(oldSelf.aws) && has(self.gcp) == has(oldSelf.gcp) && has(self.azure) == has(oldSelf.azure)",message="the cloud block (aws, gcp or azure) cannot be swapped for another"
+// +kubebuilder:validation:XValidation:rule="!has(self.aws) || !has(oldSelf.aws) || ((has(self.aws.imageID) ? self.aws.imageID : '') == (has(oldSelf.aws.imageID) ? oldSelf.aws.imageID : '') && (has(self.aws.instanceType) ? self.aws.instanceType : '') == (has(oldSelf.aws.instanceType) ? oldSelf.aws.instanceType : '') && has(self.aws.launchTemplate) == has(oldSelf.aws.launchTemplate) && (!has(self.aws.launchTemplate) || self.aws.launchTemplate == oldSelf.aws.launchTemplate))",message="imageID, instanceType and launchTemplate are immutable: a server group is one version of the cluster, deploy a new one to change them",fieldPath=".aws"
+// +kubebuilder:validation:XValidation:rule="!has(self.gcp) || !has(oldSelf.gcp) || ((has(self.gcp.image) ? self.gcp.image : '') == (has(oldSelf.gcp.image) ? oldSelf.gcp.image : '') && (has(self.gcp.machineType) ? self.gcp.machineType : '') == (has(oldSelf.gcp.machineType) ? oldSelf.gcp.machineType : '') && (has(self.gcp.instanceTemplate) ? self.gcp.instanceTemplate : '') == (has(oldSelf.gcp.instanceTemplate) ? oldSelf.gcp.instanceTemplate : ''))",message="image, machineType and instanceTemplate are immutable: a server group is one version of the cluster, deploy a new one to change them",fieldPath=".gcp"
+// +kubebuilder:validation:XValidation:rule="!has(self.azure) || !has(oldSelf.azure) || ((has(self.azure.imageID) ? self.azure.imageID : '') == (has(oldSelf.azure.imageID) ? oldSelf.azure.imageID : '') && (has(self.azure.vmSize) ? self.azure.vmSize : '') == (has(oldSelf.azure.vmSize) ? oldSelf.azure.vmSize : ''))",message="imageID and vmSize are immutable: a server group is one version of the cluster, deploy a new one to change them",fieldPath=".azure"
 type ServerGroupSpec struct {
 	// Application the group belongs to: lowercase letters and digits (Frigga's naming; no hyphens, which
 	// separate the name's parts).
