@@ -20,6 +20,8 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
 )
@@ -58,11 +60,13 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 	}
 	region := spec.Regions[0]
 
+	logger := sdkLogger{log.Log.WithName("aws-sdk").WithValues("account", account.Name)}
 	var cfg aws.Config
 	if creds.Empty() {
 		opts := []func(*config.LoadOptions) error{
 			config.WithRegion(region),
 			config.WithRetryer(p.retryer),
+			config.WithLogger(logger),
 		}
 		if spec.Endpoint != "" {
 			opts = append(opts, config.WithBaseEndpoint(string(spec.Endpoint)))
@@ -86,6 +90,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 			Region:      region,
 			Credentials: credentials.NewStaticCredentialsProvider(key.id, key.secret, key.token),
 			Retryer:     p.retryer,
+			Logger:      logger,
 		}
 		if p.HTTPClient != nil {
 			cfg.HTTPClient = p.HTTPClient

@@ -2,6 +2,10 @@ package aws
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/aws/smithy-go/logging"
+	"github.com/go-logr/logr"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
@@ -18,4 +22,17 @@ func countRequests(stack *middleware.Stack) error {
 			cloud.ObserveRequest("aws", awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx), err, reasonOf)
 			return out, md, err
 		}), middleware.Before)
+}
+
+// sdkLogger sends what the SDK itself logs (such as a fallback to IMDSv1 while it looks for Workload
+// credentials) to the operator's structured log instead of the SDK's default, plain stderr.
+type sdkLogger struct{ log logr.Logger }
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if c == logging.Warn {
+		l.log.Info(msg, "level", "warn")
+		return
+	}
+	l.log.V(1).Info(msg)
 }
