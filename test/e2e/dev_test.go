@@ -58,8 +58,13 @@ func TestMakeDevSmoke(t *testing.T) {
 		"execution.delivery.gennaker.io/release-gate-demo",
 		"release-gate-demo   release-gate   Running",
 		"release-gate-demo   release-gate   Succeeded",
+		"shop-release-demo   shop-release   Running",
+		"servergroup.delivery.gennaker.io/shop-main-v001",
 		"smoke test passed",
 	} {
 		g.Expect(string(out)).To(ContainSubstring(want))
 	}
+	// After the approval, the old version is scaled down and out of traffic, the new one takes it.
+	g.Expect(string(out)).To(MatchRegexp(`shop-main-v000\s+aws-sim\s+us-east-1\s+0\s+0\s+Disabled\s+True`))
+	g.Expect(string(out)).To(MatchRegexp(`shop-main-v001\s+aws-sim\s+us-east-1\s+3\s+3\s+Enabled\s+True`))
 }
