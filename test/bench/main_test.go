@@ -92,25 +92,34 @@ type tracker struct {
 }
 
 func track(b *testing.B, ns string, on func(ex *v1alpha1.Execution, at time.Time)) *tracker {
+	return watch(b, ns, &v1alpha1.Execution{}, func(obj any, deleted bool, at time.Time) {
+		if ex, ok := obj.(*v1alpha1.Execution); ok && !deleted {
+			on(ex, at)
+		}
+	})
+}
+
+// watch is what the trackers share: an informer of one kind in namespace ns whose every add, update and
+// delete is passed to on, under the tracker's lock, with the time it was seen.
+func watch(b *testing.B, ns string, kind client.Object, on func(obj any, deleted bool, at time.Time)) *tracker {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := cache.New(env.Config, cache.Options{Scheme: testenv.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
 	if err != nil {
 		b.Fatalf("creating the tracker's cache: %v", err)
 	}
-	inf, err := c.GetInformer(ctx, &v1alpha1.Execution{})
+	inf, err := c.GetInformer(ctx, kind)
 	if err != nil {
 		b.Fatalf("getting the tracker's informer: %v", err)
 	}
 	t := &tracker{changed: make(chan struct{}, 1), stop: cancel}
-	see := func(obj any) {
-		ex, ok := obj.(*v1alpha1.Execution)
-		if !ok {
-			return
+	see := func(obj any, deleted bool) {
+		if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = d.Obj
 		}
 		at := time.Now()
 		t.mu.Lock()
-		on(ex, at)
+		on(obj, deleted, at)
 		t.mu.Unlock()
 		select {
 		case t.changed <- struct{}{}:
@@ -118,8 +127,9 @@ func track(b *testing.B, ns string, on func(ex *v1alpha1.Execution, at time.Time
 		}
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    see,
-		UpdateFunc: func(_, obj any) { see(obj) },
+		AddFunc:    func(obj any) { see(obj, false) },
+		UpdateFunc: func(_, obj any) { see(obj, false) },
+		DeleteFunc: func(obj any) { see(obj, true) },
 	}); err != nil {
 		b.Fatalf("adding the tracker's handler: %v", err)
 	}

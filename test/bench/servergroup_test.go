@@ -19,8 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
-	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -418,47 +416,11 @@ func warmUp(b *testing.B, ns, account string) {
 // trackGroups is track for the ServerGroups of a namespace: on gets every version the watch delivers, and
 // deleted true when one is gone.
 func trackGroups(b *testing.B, ns string, on func(sg *v1alpha1.ServerGroup, deleted bool, at time.Time)) *tracker {
-	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := cache.New(env.Config, cache.Options{Scheme: testenv.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
-	if err != nil {
-		b.Fatalf("creating the tracker's cache: %v", err)
-	}
-	inf, err := c.GetInformer(ctx, &v1alpha1.ServerGroup{})
-	if err != nil {
-		b.Fatalf("getting the tracker's informer: %v", err)
-	}
-	t := &tracker{changed: make(chan struct{}, 1), stop: cancel}
-	see := func(obj any, deleted bool) {
-		if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
+	return watch(b, ns, &v1alpha1.ServerGroup{}, func(obj any, deleted bool, at time.Time) {
+		if sg, ok := obj.(*v1alpha1.ServerGroup); ok {
+			on(sg, deleted, at)
 		}
-		sg, ok := obj.(*v1alpha1.ServerGroup)
-		if !ok {
-			return
-		}
-		at := time.Now()
-		t.mu.Lock()
-		on(sg, deleted, at)
-		t.mu.Unlock()
-		select {
-		case t.changed <- struct{}{}:
-		default:
-		}
-	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { see(obj, false) },
-		UpdateFunc: func(_, obj any) { see(obj, false) },
-		DeleteFunc: func(obj any) { see(obj, true) },
-	}); err != nil {
-		b.Fatalf("adding the tracker's handler: %v", err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		b.Fatalf("the tracker's cache did not sync")
-	}
-	b.Cleanup(cancel)
-	return t
+	})
 }
 
 // sgReconciles counts the ServerGroup controller's reconciles so far, whatever their result (reconciles
