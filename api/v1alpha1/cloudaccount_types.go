@@ -168,9 +168,28 @@ type CloudAccountSpec struct {
 	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
 }
 
+// CloudAccount condition reasons, besides the credential reasons of Ready.
+const (
+	// ReasonInUse: the account is being deleted, and ServerGroups still use it; the deletion waits for
+	// them (a finalizer), since nothing else could delete their cloud groups.
+	ReasonInUse = "InUse"
+)
+
+// MaxUsedBy is how many ServerGroups status.usedBy names.
+const MaxUsedBy = 10
+
 // CloudAccountStatus is the observed state of a CloudAccount.
 type CloudAccountStatus struct {
 	Status `json:",inline"`
+
+	// ServerGroups is how many ServerGroups use the account. While any does, a finalizer holds the
+	// account: deleting it waits until they are gone.
+	// +optional
+	ServerGroups int32 `json:"serverGroups,omitempty"`
+	// UsedBy names some of them (namespace/name, at most ten, in name order).
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	UsedBy []string `json:"usedBy,omitempty"`
 }
 
 // CloudAccount is one identity in one cloud, with its credentials and the namespaces that may use it.
@@ -182,6 +201,7 @@ type CloudAccountStatus struct {
 // +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="In-Use",type=integer,JSONPath=`.status.serverGroups`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type CloudAccount struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -34,7 +34,31 @@ const (
 	// LabelPipeline is set on the Executions the operator creates (cron and pipeline-stage runs), for
 	// kubectl get -l; the controllers themselves list by spec.pipeline.
 	LabelPipeline = "delivery.gennaker.io/pipeline"
+	// AnnotationPipelineChain lists, comma-separated, the pipelines of a child run's ancestors, root first:
+	// a pipeline stage refuses to start a pipeline already in its run's chain, and a chain deeper than
+	// MaxPipelineDepth.
+	AnnotationPipelineChain = "delivery.gennaker.io/pipeline-chain"
 )
+
+// MaxPipelineDepth is how deep pipeline stages may nest runs: a run and nine generations of children.
+const MaxPipelineDepth = 10
+
+// Annotations the admission webhook stamps on every Execution from the API server's request, never from
+// the request body: whatever a client sends in them is overwritten, and they cannot be changed later.
+const (
+	// AnnotationCreatedBy is the user who created the run, as the API server named them.
+	AnnotationCreatedBy = "delivery.gennaker.io/created-by"
+	// AnnotationCanceledBy is the user who set spec.cancel.
+	AnnotationCanceledBy = "delivery.gennaker.io/canceled-by"
+	// AnnotationQueuePosition orders the runs of a pipeline for limitConcurrent: a number assigned at
+	// admission that grows with each run created, finer than creationTimestamp's seconds.
+	AnnotationQueuePosition = "delivery.gennaker.io/queue-position"
+)
+
+// ExecutionFinalizer is held by a run while it is unfinished: deleting a Running Execution cancels it
+// first (running stages are told to stop, a red/black rolls back as rollbackOnFailure says), then the
+// object goes.
+const ExecutionFinalizer = "delivery.gennaker.io/cancel-on-delete"
 
 // Trigger types, the values of AnnotationTrigger and of trigger.type in expressions.
 const (
@@ -67,6 +91,20 @@ type Judgment struct {
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Comment string `json:"comment,omitempty"`
+	// JudgedBy is who decided, as the API server named the user who added the judgment. The admission
+	// webhook stamps it, overwriting whatever the request said.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	JudgedBy string `json:"judgedBy,omitempty"`
+	// JudgedGroups are that user's groups, as the API server gave them; stamped with judgedBy.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=512
+	// +optional
+	JudgedGroups []string `json:"judgedGroups,omitempty"`
+	// JudgedAt is when the decision reached the API server; stamped with judgedBy. A judgment made before
+	// its stage's timeout wins over the timeout.
+	// +optional
+	JudgedAt *metav1.Time `json:"judgedAt,omitempty"`
 }
 
 // ExecutionSpec is one run of a pipeline.
@@ -164,9 +202,40 @@ type StageStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// ExecutionTrigger says what started a run.
+type ExecutionTrigger struct {
+	// Type is manual (a person created the Execution), cron (a Pipeline's cron trigger) or pipeline
+	// (another run's pipeline stage).
+	// +kubebuilder:validation:MaxLength=64
+	Type string `json:"type"`
+	// User is who created the Execution, as the API server named them (stamped at admission); for cron
+	// and pipeline runs, the operator.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	User string `json:"user,omitempty"`
+	// ScheduledTime is the cron tick that started the run.
+	// +optional
+	ScheduledTime *metav1.Time `json:"scheduledTime,omitempty"`
+	// ParentExecution and ParentStage name the run and stage that started this one.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ParentExecution string `json:"parentExecution,omitempty"`
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	ParentStage string `json:"parentStage,omitempty"`
+}
+
 // ExecutionStatus is the observed state of a run.
 type ExecutionStatus struct {
 	Status `json:",inline"`
+
+	// Trigger says what started the run, and who.
+	// +optional
+	Trigger *ExecutionTrigger `json:"trigger,omitempty"`
+	// CanceledBy is who set spec.cancel, as the API server named them (stamped at admission).
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	CanceledBy string `json:"canceledBy,omitempty"`
 
 	// Phase of the run.
 	// +optional
@@ -210,6 +279,8 @@ type ExecutionStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.currentStage`
 // +kubebuilder:printcolumn:name="Waiting",type=string,JSONPath=`.status.awaitingJudgment`
+// +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.status.trigger.type`,priority=1
+// +kubebuilder:printcolumn:name="By",type=string,JSONPath=`.status.trigger.user`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Execution struct {
 	metav1.TypeMeta   `json:",inline"`

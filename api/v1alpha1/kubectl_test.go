@@ -42,7 +42,7 @@ func TestPrinterColumns(t *testing.T) {
 		"ex": {"NAME", "PIPELINE", "PHASE", "STAGE", "WAITING", "AGE"},
 		"sg": {"NAME", "ACCOUNT", "REGION", "DESIRED", "HEALTHY", "TRAFFIC", "READY", "AGE"},
 		"pl": {"NAME", "STAGES", "LAST-RUN", "READY", "AGE"},
-		"ca": {"NAME", "PROVIDER", "READY", "AGE"},
+		"ca": {"NAME", "PROVIDER", "READY", "IN-USE", "AGE"},
 	}
 	for short, want := range cases {
 		t.Run(short, func(t *testing.T) {

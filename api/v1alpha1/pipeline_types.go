@@ -278,6 +278,24 @@ type ServerGroupTarget struct {
 	Target TargetSelector `json:"target,omitempty"`
 }
 
+// DisableServerGroupStage takes one server group's traffic off.
+type DisableServerGroupStage struct {
+	ServerGroupTarget `json:",inline"`
+	// AllowLastEnabled lets the stage disable the only server group of its cluster that takes traffic;
+	// without it, the stage fails rather than leave the cluster with nothing serving (Spinnaker's guard).
+	// +optional
+	AllowLastEnabled bool `json:"allowLastEnabled,omitempty"`
+}
+
+// DestroyServerGroupStage deletes one server group and its cloud resource.
+type DestroyServerGroupStage struct {
+	ServerGroupTarget `json:",inline"`
+	// AllowLastEnabled lets the stage destroy the only server group of its cluster that takes traffic;
+	// without it, the stage fails rather than leave the cluster with nothing serving (Spinnaker's guard).
+	// +optional
+	AllowLastEnabled bool `json:"allowLastEnabled,omitempty"`
+}
+
 // ResizeServerGroupStage resizes one server group.
 type ResizeServerGroupStage struct {
 	ServerGroupTarget `json:",inline"`
@@ -323,6 +341,34 @@ type WebhookCompletion struct {
 	PollInterval Duration `json:"pollInterval,omitempty"`
 }
 
+// SecretKeySelector names a key of a Secret in the Execution's namespace.
+type SecretKeySelector struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key in the Secret's data.
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+}
+
+// HeaderValueSource says where a header's value comes from.
+type HeaderValueSource struct {
+	// SecretKeyRef is a key of a Secret in the Execution's namespace; its value is the header's, as is.
+	SecretKeyRef SecretKeySelector `json:"secretKeyRef"`
+}
+
+// WebhookHeaderSource is a webhook header whose value comes from a Secret.
+type WebhookHeaderSource struct {
+	// Name of the header, such as Authorization.
+	// +kubebuilder:validation:Pattern=`^[-!#$%&'*+.^_|~0-9A-Za-z]+$`
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name"`
+	// ValueFrom is where the value is read from.
+	ValueFrom HeaderValueSource `json:"valueFrom"`
+}
+
 // WebhookStage makes an HTTP call; its response fields become the stage's outputs.
 type WebhookStage struct {
 	// URL to call; may use ${ ... } expressions.
@@ -337,10 +383,31 @@ type WebhookStage struct {
 	// +kubebuilder:validation:MaxProperties=32
 	// +optional
 	Headers map[string]string `json:"headers,omitempty"`
-	// Body of the call; may use ${ ... } expressions.
+	// HeadersFrom are headers whose values are read from Secrets of the Execution's namespace when the call
+	// is made, such as a bearer token. Their values never appear in status, Events or logs. A header named
+	// both here and in headers takes the value from here.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	HeadersFrom []WebhookHeaderSource `json:"headersFrom,omitempty"`
+	// Body of the call; may use ${ ... } expressions. With a JSON content type (the default when a body is
+	// given), each value is inserted JSON-escaped: inside a JSON string as string content, elsewhere as a
+	// JSON value. In url and statusURL, values in the path, query or fragment are URL-escaped.
 	// +kubebuilder:validation:MaxLength=65536
 	// +optional
 	Body string `json:"body,omitempty"`
+	// KeepBody says whether the response bodies (the call's and the last poll's) are kept in the stage's
+	// outputs body and pollBody; false keeps only their status and headers.
+	// +kubebuilder:default=true
+	// +optional
+	KeepBody *bool `json:"keepBody,omitempty"`
+	// MaxBodyBytes bounds a kept body; a longer one is left out of the outputs, and the stage says so.
+	// +kubebuilder:default=32768
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=262144
+	// +optional
+	MaxBodyBytes *int32 `json:"maxBodyBytes,omitempty"`
 	// SuccessStatuses are the HTTP statuses that count as success; empty means any 2xx.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:Minimum=100
@@ -388,13 +455,13 @@ type StageType struct {
 	EnableServerGroup *ServerGroupTarget `json:"enableServerGroup,omitempty"`
 	// DisableServerGroup takes a server group's traffic off.
 	// +optional
-	DisableServerGroup *ServerGroupTarget `json:"disableServerGroup,omitempty"`
+	DisableServerGroup *DisableServerGroupStage `json:"disableServerGroup,omitempty"`
 	// ResizeServerGroup changes a server group's capacity.
 	// +optional
 	ResizeServerGroup *ResizeServerGroupStage `json:"resizeServerGroup,omitempty"`
 	// DestroyServerGroup deletes a server group and its cloud resource.
 	// +optional
-	DestroyServerGroup *ServerGroupTarget `json:"destroyServerGroup,omitempty"`
+	DestroyServerGroup *DestroyServerGroupStage `json:"destroyServerGroup,omitempty"`
 	// RollbackCluster moves traffic back to a cluster's previous server group.
 	// +optional
 	RollbackCluster *RollbackClusterStage `json:"rollbackCluster,omitempty"`
@@ -427,7 +494,9 @@ type Stage struct {
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	When string `json:"when,omitempty"`
-	// Timeout fails the stage when it runs longer.
+	// Timeout fails the stage when it runs longer (a red/black deploy then rolls back). A deploy stage
+	// without one times out after 2h, waiting for its clusters included, so that a group that never becomes
+	// healthy is always rolled back; other stages have none unless set.
 	// +optional
 	Timeout Duration `json:"timeout,omitempty"`
 	// OnFailure is what the stage's failure does to the pipeline.
@@ -533,6 +602,7 @@ type PipelineStatus struct {
 
 // Pipeline is a team's release process: parameters, triggers and a graph of stages that each run starts
 // from. Ready is True when the pipeline passed the checks the schema cannot make.
+// +kubebuilder:validation:XValidation:rule="self.spec.stages.all(s, !has(s.pipeline) || s.pipeline.name != self.metadata.name)",message="a pipeline stage cannot run its own pipeline",fieldPath=".spec.stages"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pl,categories=gennaker

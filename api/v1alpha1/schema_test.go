@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/validation"
 	"github.com/gennaker/gennaker/test/testenv"
 )
 
@@ -171,6 +172,30 @@ spec:
 			update:   validServerGroup + "  detail: canary\n",
 			want:     []string{"spec.detail", "detail is immutable"},
 		},
+		"server group: not a Frigga name": {
+			manifest: strings.Replace(validServerGroup, "{name: NAME}", "{name: eks-nodegroup-1}", 1),
+			want:     []string{"metadata.name", "must be the Frigga name shop-main-vNNN"},
+		},
+		"server group: named after another cluster": {
+			manifest: strings.Replace(validServerGroup, "{name: NAME}", "{name: shop-canary-v001}", 1),
+			want:     []string{"metadata.name", "must be the Frigga name shop-main-vNNN"},
+		},
+		"server group: version without three digits": {
+			manifest: strings.Replace(validServerGroup, "{name: NAME}", "{name: shop-main-v1}", 1),
+			want:     []string{"metadata.name", "must be the Frigga name shop-main-vNNN"},
+		},
+		"server group: unknown deletion policy": {
+			manifest: validServerGroup + "  deletionPolicy: Keep\n",
+			want:     []string{`spec.deletionPolicy: Unsupported value: "Keep"`, `"Delete", "Orphan"`},
+		},
+		"server group: unknown desired drift": {
+			manifest: validServerGroup + "  desiredDrift: Ignore\n",
+			want:     []string{`spec.desiredDrift: Unsupported value: "Ignore"`, `"Tolerate", "Correct"`},
+		},
+		"pipeline: a stage runs its own pipeline": {
+			manifest: validPipeline + "  - name: again\n    pipeline: {name: NAME}\n",
+			want:     []string{"spec.stages", "a pipeline stage cannot run its own pipeline"},
+		},
 		"pipeline: two stage types in one stage": {
 			manifest: validPipeline + "    manualJudgment: {instructions: Ready}\n",
 			want:     []string{"spec.stages[0]", "exactly one stage type must be set"},
@@ -309,6 +334,7 @@ spec:
 			if tc.update != "" {
 				g.Expect(err).NotTo(HaveOccurred(), "the manifest before the update must be valid")
 				changed := object(g, tc.update, ns, objName)
+				changed.SetName(obj.GetName())
 				changed.SetResourceVersion(obj.GetResourceVersion())
 				err = env.Client.Update(ctx, changed)
 			}
@@ -321,14 +347,25 @@ spec:
 	}
 }
 
-// object reads a manifest, named name in namespace ns unless its kind is cluster-scoped.
+// object reads a manifest, named name in namespace ns unless its kind is cluster-scoped. A ServerGroup
+// named NAME gets the Frigga name of its cluster instead, with name's number as its version.
 func object(g Gomega, manifest, ns, name string) *unstructured.Unstructured {
 	var u unstructured.Unstructured
+	placeholder := strings.Contains(manifest, "{name: NAME}")
 	g.Expect(yaml.Unmarshal([]byte(strings.ReplaceAll(manifest, "NAME", name)), &u.Object)).To(Succeed())
-	if u.GetKind() != "CloudAccount" {
-		u.SetNamespace(ns)
-	} else {
+	switch u.GetKind() {
+	case "CloudAccount":
 		u.SetName(ns + "-" + name)
+	case "ServerGroup":
+		u.SetNamespace(ns)
+		if placeholder {
+			part := func(f string) string { v, _, _ := unstructured.NestedString(u.Object, "spec", f); return v }
+			var n int
+			_, _ = fmt.Sscanf(name[strings.LastIndex(name, "-")+1:], "%d", &n)
+			u.SetName(fmt.Sprintf("%s-v%03d", v1alpha1.ClusterName(part("application"), part("stack"), part("detail")), n))
+		}
+	default:
+		u.SetNamespace(ns)
 	}
 	return &u
 }
@@ -355,6 +392,8 @@ spec:
 `,
 		"server group: detail with hyphens, no stack": strings.Replace(validServerGroup, "  stack: main\n", "  detail: canary-eu-1\n", 1),
 		"server group: zero instances":                strings.Replace(validServerGroup, "{min: 1, max: 3, desired: 2}", "{min: 0, max: 0, desired: 0}", 1),
+		"server group: application alone":             strings.Replace(validServerGroup, "  stack: main\n", "", 1),
+		"server group: orphaned, drift corrected":     validServerGroup + "  deletionPolicy: Orphan\n  desiredDrift: Correct\n",
 		"pipeline: every stage type": `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -429,7 +468,7 @@ spec:
 			if obj.GetKind() == "Pipeline" {
 				var p v1alpha1.Pipeline
 				g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &p)).To(Succeed())
-				g.Expect(p.Spec.Validate()).To(BeEmpty())
+				g.Expect(validation.Pipeline(&p)).To(BeEmpty())
 			}
 		})
 	}

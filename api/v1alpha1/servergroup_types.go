@@ -19,6 +19,13 @@ const (
 	// AnnotationScaledDownFrom holds the capacity (JSON) a red/black scaled the group down from, so a
 	// rollback can restore it.
 	AnnotationScaledDownFrom = "delivery.gennaker.io/scaled-down-from"
+	// AnnotationAdopt, set to the ServerGroup's own name, lets it take over a cloud group of that name
+	// that it did not create: one with no Gennaker owner tags, or whose tags name this same namespace and
+	// name (a ServerGroup deleted with deletionPolicy Orphan, now applied again). The group's owner tags
+	// are then rewritten to this ServerGroup, and status.adoptedAt records when. Without it, a cloud
+	// group of the same name is never touched: Ready=False, reason NotOwned. A group whose tags name
+	// another ServerGroup is never adopted.
+	AnnotationAdopt = "delivery.gennaker.io/adopt"
 )
 
 // ServerGroup condition reasons. Ready=False with one of the first three needs a person: a stage waiting
@@ -30,6 +37,9 @@ const (
 	ReasonAccountNotAllowed = "AccountNotAllowed"
 	// ReasonInvalidRequest: the cloud refused the group as specified.
 	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonNotOwned: a cloud group of this name exists and its owner tags do not name this ServerGroup;
+	// nothing is changed. The message names the owner the tags show. See AnnotationAdopt.
+	ReasonNotOwned = "NotOwned"
 	// ReasonCreating, ReasonUpdating and ReasonDeleting: the cloud is being changed to match the spec.
 	ReasonCreating = "Creating"
 	ReasonUpdating = "Updating"
@@ -44,6 +54,36 @@ const (
 	ConditionHealthy = "Healthy"
 	// ConditionTrafficEnabled is True when the group is in its load balancers and takes traffic.
 	ConditionTrafficEnabled = "TrafficEnabled"
+)
+
+// DeletionPolicy says what deleting a ServerGroup does to its cloud group.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+// Deletion policies.
+const (
+	// DeletionDelete deletes the cloud group, its instances and what the operator made for it (a launch
+	// template) before the ServerGroup goes.
+	DeletionDelete DeletionPolicy = "Delete"
+	// DeletionOrphan leaves the cloud group as it is, owner tags included, and lets the ServerGroup go
+	// without a cloud call: a `kubectl delete namespace` or a GitOps prune then touches no instance. A
+	// ServerGroup of the same namespace and name can take the group back with AnnotationAdopt.
+	DeletionOrphan DeletionPolicy = "Orphan"
+)
+
+// DesiredDrift says what the operator does when the cloud's desired capacity moves away from the spec's
+// (a scaling policy, a person in the console).
+// +kubebuilder:validation:Enum=Tolerate;Correct
+type DesiredDrift string
+
+// Desired capacity drift policies.
+const (
+	// DriftTolerate leaves a desired capacity changed in the cloud alone while it stays within the spec's
+	// min and max: the spec's capacity is set when the group is made and whenever the spec's capacity
+	// changes, and not in between, so scaling policies work.
+	DriftTolerate DesiredDrift = "Tolerate"
+	// DriftCorrect sets the spec's desired capacity again whenever the cloud's differs.
+	DriftCorrect DesiredDrift = "Correct"
 )
 
 // Traffic says whether a server group is in its load balancers.
@@ -62,16 +102,20 @@ type LaunchTemplate struct {
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=128
 	Name string `json:"name"`
-	// Version of the launch template: a number, $Latest or $Default.
+	// Version of the launch template: a number, $Latest or $Default. An alias is resolved to its number
+	// once, when the group is made, and the group keeps that number (status.aws.launchTemplate): a later
+	// version of the template never reaches a group made before it.
 	// +kubebuilder:default="$Latest"
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Version string `json:"version,omitempty"`
 }
 
-// AWSServerGroup is an Auto Scaling group built from a launch template. When imageID or instanceType is
-// given, a new launch template version carrying them is made for this server group. In a Pipeline's deploy
-// stage, the strings may hold ${ ... } expressions, resolved when the stage starts.
+// AWSServerGroup is an Auto Scaling group built from a launch template. With imageID (and instanceType)
+// and no launchTemplate, a launch template is made for this server group; with launchTemplate and imageID
+// or instanceType, a launch template is made for this server group from that template's version, carrying
+// them (the operator never adds versions to a template it did not make). Either is deleted with the group.
+// In a Pipeline's deploy stage, the strings may hold ${ ... } expressions, resolved when the stage starts.
 type AWSServerGroup struct {
 	// LaunchTemplate the group launches instances from.
 	// +optional
@@ -221,6 +265,18 @@ type ServerGroupSpec struct {
 	// +kubebuilder:default=Enabled
 	// +optional
 	Traffic Traffic `json:"traffic,omitempty"`
+	// DesiredDrift says what happens when the cloud's desired capacity differs from capacity.desired:
+	// Tolerate (the default) leaves it while it is within min and max, so scaling policies work; Correct
+	// sets it back. Either way the spec's capacity is applied when it changes, and status.instances.desired
+	// is the cloud's figure.
+	// +kubebuilder:default=Tolerate
+	// +optional
+	DesiredDrift DesiredDrift `json:"desiredDrift,omitempty"`
+	// DeletionPolicy says what deleting the ServerGroup does to the cloud group: Delete (the default) deletes
+	// it, Orphan leaves it.
+	// +kubebuilder:default=Delete
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
 	CloudServerGroup `json:",inline"`
 }
@@ -240,6 +296,21 @@ type Instances struct {
 	Healthy int32 `json:"healthy"`
 }
 
+// AWSServerGroupStatus is what the operator keeps of an Auto Scaling group.
+type AWSServerGroupStatus struct {
+	// LaunchTemplate is the launch template and version number the group launches from, pinned when it
+	// was made; a group made again (deleted behind the operator's back) uses the same.
+	// +optional
+	LaunchTemplate *LaunchTemplate `json:"launchTemplate,omitempty"`
+}
+
+// CloudServerGroupStatus is the cloud-specific part of a server group's status.
+type CloudServerGroupStatus struct {
+	// AWS is set for a group in an aws account.
+	// +optional
+	AWS *AWSServerGroupStatus `json:"aws,omitempty"`
+}
+
 // ServerGroupStatus is the observed state of a ServerGroup.
 type ServerGroupStatus struct {
 	Status `json:",inline"`
@@ -253,11 +324,25 @@ type ServerGroupStatus struct {
 	// Traffic is the observed state: whether the group is in its load balancers.
 	// +optional
 	Traffic Traffic `json:"traffic,omitempty"`
+	// AppliedCapacity is the spec's capacity the operator last set in the cloud. With desiredDrift
+	// Tolerate, the cloud's desired capacity is set again only when the spec's capacity differs from it.
+	// +optional
+	AppliedCapacity *Capacity `json:"appliedCapacity,omitempty"`
+	// AdoptedAt is when the operator took over a cloud group it had not made (AnnotationAdopt).
+	// +optional
+	AdoptedAt *metav1.Time `json:"adoptedAt,omitempty"`
+
+	CloudServerGroupStatus `json:",inline"`
 }
 
 // ServerGroup is one versioned group of identical instances behind a load balancer: an AWS Auto Scaling
 // group, a GCP managed instance group or an Azure VM scale set, named the Spinnaker way
-// (app-stack-detail-v003). A finalizer deletes the cloud resource with the object.
+// (app-stack-detail-v003). A finalizer deletes the cloud resource with the object (deletionPolicy).
+//
+// The name must be the Frigga name of the group, its cluster name (app, app-stack, app-stack-detail or
+// app--detail) and a three-digit version, so that a ServerGroup can only ever name a cloud group of its own
+// cluster, never an arbitrary one (an EKS node group, a hand-made group).
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^.+-v[0-9]{3}$') && self.metadata.name.substring(0, size(self.metadata.name) - 5) == ((has(self.spec.detail) && size(self.spec.detail) > 0) ? self.spec.application + (has(self.spec.stack) ? '-' + self.spec.stack + '-' : '--') + self.spec.detail : ((has(self.spec.stack) && size(self.spec.stack) > 0) ? self.spec.application + '-' + self.spec.stack : self.spec.application))",messageExpression="'metadata.name must be the Frigga name ' + ((has(self.spec.detail) && size(self.spec.detail) > 0) ? self.spec.application + (has(self.spec.stack) ? '-' + self.spec.stack + '-' : '--') + self.spec.detail : ((has(self.spec.stack) && size(self.spec.stack) > 0) ? self.spec.application + '-' + self.spec.stack : self.spec.application)) + '-vNNN (the cluster named by spec.application, stack and detail, and a three-digit version such as v003)'"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sg,categories=gennaker
@@ -267,6 +352,7 @@ type ServerGroupStatus struct {
 // +kubebuilder:printcolumn:name="Healthy",type=integer,JSONPath=`.status.instances.healthy`
 // +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.traffic`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ServerGroup struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
+	"github.com/gennaker/gennaker/controllers/validation"
 )
 
 // admit starts a Queued run when it may start: the Pipeline exists, no earlier run of it is unfinished
@@ -51,7 +52,7 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 		ex.Status.CompletionTime = ptr.To(metav1.NewTime(now))
 		setOutcome(ex, ReasonFailed, msg)
 	}
-	if errs := pl.Spec.Validate(); len(errs) > 0 {
+	if errs := validation.Pipeline(&pl); len(errs) > 0 {
 		fail(fmt.Sprintf("pipeline %s is invalid: %s", pl.Name, errs.ToAggregate().Error()))
 		return nil
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/status"
+	"github.com/gennaker/gennaker/controllers/validation"
 )
 
 // Reasons of the Events the reconciler emits, besides v1alpha1.ReasonInvalid.
@@ -65,7 +66,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.now()
-	invalid := pl.Spec.Validate().ToAggregate() // nil when valid
+	invalid := validation.Pipeline(&pl).ToAggregate() // nil when valid
 	wasInvalid := isInvalid(&pl)
 
 	runs, err := r.listRuns(ctx, &pl)

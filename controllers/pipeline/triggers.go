@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	gnkvalidation "github.com/gennaker/gennaker/controllers/validation"
 )
 
 // StartingDeadline is how late a cron trigger may start a run. When the controller comes back after missing
@@ -34,7 +35,7 @@ func parseTrigger(c *v1alpha1.CronTrigger) (cron.Schedule, *time.Location, error
 	if c == nil {
 		return nil, nil, fmt.Errorf("not a cron trigger")
 	}
-	return v1alpha1.ParseCronSchedule(c.Schedule, c.TimeZone)
+	return gnkvalidation.ParseCronSchedule(c.Schedule, c.TimeZone)
 }
 
 // tick is what one look at a trigger found.

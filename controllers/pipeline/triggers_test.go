@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	gnkvalidation "github.com/gennaker/gennaker/controllers/validation"
 )
 
 func utc(s string) time.Time {
@@ -149,7 +150,7 @@ func TestParseTriggerAcceptsWhatValidates(t *testing.T) {
 		{Schedule: "@every 1h"},
 		{Schedule: "0 0 1 jan *"},
 	} {
-		if err := v1alpha1.ValidateCronSchedule(c.Schedule, c.TimeZone); err != nil {
+		if err := gnkvalidation.ValidateCronSchedule(c.Schedule, c.TimeZone); err != nil {
 			t.Fatalf("%q in %q does not validate: %v", c.Schedule, c.TimeZone, err)
 		}
 		if _, _, err := parseTrigger(&c); err != nil {

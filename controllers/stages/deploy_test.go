@@ -419,14 +419,14 @@ func TestServerGroupStagesWithFakeAPI(t *testing.T) {
 	g.Expect(en.Status.Phase).To(Equal(v1alpha1.StageRunning), "the patch is not observed yet")
 	checkUntilDone(g, api, all["enableServerGroup"], en)
 	g.Expect(en.Status.Message).To(Equal("shop-main-v001 takes traffic, 3/3 healthy"))
-	dis := stageRun(serverGroupStage("disable", v1alpha1.StageType{DisableServerGroup: ptrTarget(clusterTarget(v1alpha1.TargetOldest))}))
+	dis := stageRun(serverGroupStage("disable", v1alpha1.StageType{DisableServerGroup: &v1alpha1.DisableServerGroupStage{ServerGroupTarget: clusterTarget(v1alpha1.TargetOldest)}}))
 	g.Expect(all["disableServerGroup"].Start(ctx, dis)).To(Succeed())
 	checkUntilDone(g, api, all["disableServerGroup"], dis)
 	g.Expect(dis.Status.Message).To(Equal("shop-main-v000 is out of its load balancers"))
 	g.Expect(api.state()).To(Equal(map[string]string{"shop-main-v000": "Disabled/4", "shop-main-v001": "Enabled/3"}))
 
 	// destroyServerGroup of the Oldest: it waits for the finalizer.
-	de := stageRun(serverGroupStage("destroy", v1alpha1.StageType{DestroyServerGroup: ptrTarget(clusterTarget(v1alpha1.TargetOldest))}))
+	de := stageRun(serverGroupStage("destroy", v1alpha1.StageType{DestroyServerGroup: &v1alpha1.DestroyServerGroupStage{ServerGroupTarget: clusterTarget(v1alpha1.TargetOldest)}}))
 	g.Expect(all["destroyServerGroup"].Start(ctx, de)).To(Succeed())
 	g.Expect(de.Status.Message).To(Equal("destroying shop-main-v000"))
 	g.Expect(api.state()).To(HaveKeyWithValue("shop-main-v000", "Deleting/4"))
@@ -435,7 +435,7 @@ func TestServerGroupStagesWithFakeAPI(t *testing.T) {
 	g.Expect(api.state()).To(Equal(map[string]string{"shop-main-v001": "Enabled/3"}))
 
 	// Missing targets fail with the field and the namespace.
-	miss := stageRun(serverGroupStage("missing", v1alpha1.StageType{DisableServerGroup: &v1alpha1.ServerGroupTarget{ServerGroup: "shop-main-v007"}}))
+	miss := stageRun(serverGroupStage("missing", v1alpha1.StageType{DisableServerGroup: &v1alpha1.DisableServerGroupStage{ServerGroupTarget: v1alpha1.ServerGroupTarget{ServerGroup: "shop-main-v007"}}}))
 	g.Expect(all["disableServerGroup"].Start(ctx, miss)).To(Succeed())
 	g.Expect(miss.Status.Message).To(Equal("disableServerGroup.serverGroup: shop-main-v007 not found in namespace shop"))
 	prev := stageRun(serverGroupStage("prev", v1alpha1.StageType{EnableServerGroup: ptrTarget(clusterTarget(v1alpha1.TargetPrevious))}))

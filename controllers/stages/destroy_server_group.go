@@ -35,7 +35,7 @@ func (d DestroyServerGroup) one() oneGroup {
 
 // Start resolves the target and deletes it.
 func (d DestroyServerGroup) Start(ctx context.Context, s *engine.StageRun) error {
-	return d.one().start(ctx, s, s.Spec.DestroyServerGroup)
+	return d.one().start(ctx, s, &s.Spec.DestroyServerGroup.ServerGroupTarget)
 }
 
 // Check finishes once the group is gone.

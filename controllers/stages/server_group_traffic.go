@@ -45,7 +45,7 @@ func (t ServerGroupTraffic) target(s *engine.StageRun) *v1alpha1.ServerGroupTarg
 	if t.Traffic == v1alpha1.TrafficEnabled {
 		return s.Spec.EnableServerGroup
 	}
-	return s.Spec.DisableServerGroup
+	return &s.Spec.DisableServerGroup.ServerGroupTarget
 }
 
 // Start resolves the target and sets its traffic.

@@ -156,12 +156,24 @@ func sgAccount(name, endpoint, secretNamespace string, allowed ...string) *v1alp
 	}
 }
 
-// newServerGroup is a group of two instances taking traffic from one target group.
+// sgNames are the Frigga names of n groups of cluster bench-main-<detail>, a thousand to a detail:
+// bench-main-floor0-v000, ..., bench-main-floor0-v999, bench-main-floor1-v000, ...
+func sgNames(detail string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("bench-main-%s%d-v%03d", detail, i/1000, i%1000)
+	}
+	return out
+}
+
+// newServerGroup is a group of two instances taking traffic from one target group; name is
+// bench-main-<detail>-vNNN.
 func newServerGroup(ns, name, account string) *v1alpha1.ServerGroup {
+	detail := strings.TrimPrefix(name[:len(name)-len("-v000")], "bench-main-")
 	return &v1alpha1.ServerGroup{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.ServerGroupSpec{
-			Application: "bench", Stack: "main", Account: account, Region: sgRegion,
+			Application: "bench", Stack: "main", Detail: detail, Account: account, Region: sgRegion,
 			Capacity: v1alpha1.Capacity{Min: 0, Max: 10, Desired: sgDesired},
 			Traffic:  v1alpha1.TrafficEnabled,
 			CloudServerGroup: v1alpha1.CloudServerGroup{AWS: &v1alpha1.AWSServerGroup{
@@ -202,7 +214,7 @@ func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResul
 		b.Fatalf("connecting to the simulator: %v", err)
 	}
 	groups, indices := make([]*v1alpha1.ServerGroup, n), make([]int, n)
-	for i, name := range names("bench-floor", n) {
+	for i, name := range sgNames("floor", n) {
 		groups[i] = newServerGroup("floor", name, "bench-floor")
 		groups[i].UID = uuid.NewUUID() // the launch template's owner tag; Delete checks it
 		indices[i] = i
@@ -305,7 +317,7 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 	warmUp(b, warm, account.Name)
 	simEmpty(b, sim, "the warm-up")
 
-	groups := names("bench-engine", n)
+	groups := sgNames("engine", n)
 	started := make(map[string]time.Time, n)
 	ready := make(map[string]time.Time, n)
 	gone := make(map[string]time.Time, n)
@@ -391,7 +403,7 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 func warmUp(b *testing.B, ns, account string) {
 	b.Helper()
 	ctx := context.Background()
-	if err := env.Client.Create(ctx, newServerGroup(ns, "warm-up", account)); err != nil {
+	if err := env.Client.Create(ctx, newServerGroup(ns, "bench-main-warmup-v000", account)); err != nil {
 		b.Fatalf("creating the warm-up group: %v", err)
 	}
 	key := types.NamespacedName{Namespace: ns, Name: "warm-up"}

@@ -1,4 +1,8 @@
-package v1alpha1
+// Package validation holds the checks of Gennaker objects that the schema and its CEL rules cannot make:
+// dependsOn cycles, CEL expressions and ${ } templates, cron schedules and time zones, references to
+// undeclared parameters. The admission webhooks call it at apply time, and the Pipeline and Execution
+// controllers call it again for objects that got in another way (webhook down, an older version).
+package validation
 
 import (
 	"errors"
@@ -12,11 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine/dag"
 	"github.com/gennaker/gennaker/controllers/engine/expr"
 )
 
-// Validate returns every problem of the spec, with paths rooted at spec: the checks the schema cannot make
+// Pipeline returns every problem of the pipeline's spec, with paths rooted at spec: the checks the schema cannot make
 // (dependsOn cycles, CEL expressions and ${ } templates that do not compile, references to undeclared
 // parameters or unknown stages, cron schedules, time zones, durations), and the few schema checks the
 // engine relies on (unique and known stage names, one stage type per stage, parameter options), since the
@@ -30,12 +35,21 @@ import (
 //   - an @every schedule must be at least a minute apart, the resolution of a five-field schedule, so that a
 //     trigger cannot flood the namespace with Executions;
 //   - expressions may only name stages of the pipeline (stages['x']); whether x ran before is for the run.
-func (s *PipelineSpec) Validate() field.ErrorList {
+func Pipeline(pl *v1alpha1.Pipeline) field.ErrorList {
+	if pl == nil {
+		return nil
+	}
+	return PipelineSpec(pl.Name, &pl.Spec)
+}
+
+// PipelineSpec validates the spec of the pipeline named name, as Pipeline does; name is "" when unknown
+// (a spec frozen into a run).
+func PipelineSpec(name string, s *v1alpha1.PipelineSpec) field.ErrorList {
 	if s == nil {
 		return nil
 	}
 	root := field.NewPath("spec")
-	v := &pipelineValidator{spec: s, params: map[string]*Parameter{}, stages: map[string]bool{}}
+	v := &pipelineValidator{name: name, spec: s, params: map[string]*v1alpha1.Parameter{}, stages: map[string]bool{}}
 	for i := range s.Parameters {
 		if _, dup := v.params[s.Parameters[i].Name]; !dup {
 			v.params[s.Parameters[i].Name] = &s.Parameters[i]
@@ -131,11 +145,11 @@ func validateTimeZone(tz string) error {
 }
 
 // pipelineValidator holds what the checks of one spec share.
-// +kubebuilder:object:generate=false
 type pipelineValidator struct {
-	spec   *PipelineSpec
-	params map[string]*Parameter // declared parameters, the first of each name
-	stages map[string]bool       // stage names
+	name   string // the pipeline's name, "" when unknown
+	spec   *v1alpha1.PipelineSpec
+	params map[string]*v1alpha1.Parameter // declared parameters, the first of each name
+	stages map[string]bool                // stage names
 }
 
 var (
@@ -239,9 +253,9 @@ func (v *pipelineValidator) graph(path *field.Path) field.ErrorList {
 	return errs
 }
 
-var onFailureValues = []OnFailure{OnFailureFail, OnFailureContinue, OnFailureFailAfterBranches}
+var onFailureValues = []v1alpha1.OnFailure{v1alpha1.OnFailureFail, v1alpha1.OnFailureContinue, v1alpha1.OnFailureFailAfterBranches}
 
-func (v *pipelineValidator) stage(st *Stage, path *field.Path) field.ErrorList {
+func (v *pipelineValidator) stage(st *v1alpha1.Stage, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if st.Name == "" {
 		errs = append(errs, field.Required(path.Child("name"), ""))
@@ -294,6 +308,10 @@ func (v *pipelineValidator) stage(st *Stage, path *field.Path) field.ErrorList {
 		errs = append(errs, v.webhook(path.Child("webhook"), wh)...)
 	}
 	if pl := st.Pipeline; pl != nil {
+		if v.name != "" && pl.Name == v.name {
+			// Its child would wait behind it (limitConcurrent) or start another child, without end.
+			errs = append(errs, field.Invalid(path.Child("pipeline", "name"), pl.Name, "a pipeline stage cannot run its own pipeline"))
+		}
 		pp := path.Child("pipeline", "parameters")
 		for _, k := range sortedKeys(pl.Parameters) {
 			errs = append(errs, v.template(pp.Key(k), pl.Parameters[k])...)
@@ -302,7 +320,7 @@ func (v *pipelineValidator) stage(st *Stage, path *field.Path) field.ErrorList {
 	return errs
 }
 
-func window(path *field.Path, w *Window) field.ErrorList {
+func window(path *field.Path, w *v1alpha1.Window) field.ErrorList {
 	var errs field.ErrorList
 	for j, d := range w.Days {
 		if !slices.Contains(weekdays, d) {
@@ -326,9 +344,9 @@ func window(path *field.Path, w *Window) field.ErrorList {
 	return errs
 }
 
-var weekdays = []Weekday{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+var weekdays = []v1alpha1.Weekday{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
 
-func (v *pipelineValidator) deployTarget(path *field.Path, t *DeployTarget) field.ErrorList {
+func (v *pipelineValidator) deployTarget(path *field.Path, t *v1alpha1.DeployTarget) field.ErrorList {
 	var errs field.ErrorList
 	if rb := t.RedBlack; rb != nil {
 		rp := path.Child("redBlack")
@@ -385,7 +403,7 @@ func (v *pipelineValidator) deployTarget(path *field.Path, t *DeployTarget) fiel
 	return errs
 }
 
-func (v *pipelineValidator) webhook(path *field.Path, wh *WebhookStage) field.ErrorList {
+func (v *pipelineValidator) webhook(path *field.Path, wh *v1alpha1.WebhookStage) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, v.template(path.Child("url"), wh.URL)...)
 	for _, k := range sortedKeys(wh.Headers) {
@@ -446,7 +464,7 @@ func (v *pipelineValidator) refs(path *field.Path, src string, params, stages []
 }
 
 // duration checks an optional or required duration; positive also rejects zero.
-func duration(path *field.Path, d Duration, required, positive bool) field.ErrorList {
+func duration(path *field.Path, d v1alpha1.Duration, required, positive bool) field.ErrorList {
 	if d == "" {
 		if required {
 			return field.ErrorList{field.Required(path, "a duration such as 30s, 5m or 1h30m")}

@@ -1,4 +1,4 @@
-package v1alpha1_test
+package validation_test
 
 import (
 	"strings"
@@ -8,9 +8,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	. "github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/validation"
 )
 
-// validSpec is a pipeline that uses every field Validate looks at. Its graph:
+// validSpec is a pipeline that uses every field validation looks at. Its graph:
 //
 //	check -> deploy-canary -> bake-time -> go-no-go --+
 //	               |                                  +--> deploy-prod -> smoke -> cleanup
@@ -127,9 +128,9 @@ func validSpec() PipelineSpec {
 			{ // 7
 				Name:      "cleanup",
 				DependsOn: []string{"smoke"},
-				StageType: StageType{DestroyServerGroup: &ServerGroupTarget{
+				StageType: StageType{DestroyServerGroup: &DestroyServerGroupStage{ServerGroupTarget: ServerGroupTarget{
 					Cluster: "shop-canary", Account: "aws-prod", Region: "us-east-1", Target: TargetNewest,
-				}},
+				}}},
 			},
 		},
 	}
@@ -446,7 +447,7 @@ func TestValidate(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
-			errs := tt.spec.Validate()
+			errs := validation.PipelineSpec("", &tt.spec)
 
 			var gotFields, wantFields []string
 			for _, e := range errs {
@@ -471,17 +472,17 @@ func TestValidate(t *testing.T) {
 
 func TestValidateNil(t *testing.T) {
 	g := NewWithT(t)
-	var s *PipelineSpec
-	g.Expect(s.Validate()).To(BeEmpty())
+	g.Expect(validation.Pipeline(nil)).To(BeEmpty())
+	g.Expect(validation.PipelineSpec("p", nil)).To(BeEmpty())
 }
 
-// Validate runs in the controller on every change: it must not touch the spec it checks.
+// Validation runs in the controller on every change: it must not touch the spec it checks.
 func TestValidateDoesNotModify(t *testing.T) {
 	g := NewWithT(t)
 	s := validSpec()
 	s.Stages[0].DependsOn = []string{"cleanup", "cleanup"}
 	before := s.DeepCopy()
-	g.Expect(s.Validate()).NotTo(BeEmpty())
+	g.Expect(validation.PipelineSpec("p", &s)).NotTo(BeEmpty())
 	g.Expect(cmp.Diff(before, &s)).To(BeEmpty())
 }
 
@@ -512,7 +513,7 @@ func TestValidateCronSchedule(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
-			err := ValidateCronSchedule(tt.schedule, tt.timeZone)
+			err := validation.ValidateCronSchedule(tt.schedule, tt.timeZone)
 			if tt.wantErr == "" {
 				g.Expect(err).NotTo(HaveOccurred())
 				return
