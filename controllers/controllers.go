@@ -26,6 +26,11 @@ type Options struct {
 	ServerGroupPoll time.Duration
 	// CloudMaxBackoff bounds the wait after a transient cloud error (default 1m).
 	CloudMaxBackoff time.Duration
+	// ExecutionWorkers is how many Executions are reconciled at once (default execution.DefaultWorkers).
+	ExecutionWorkers int
+	// ServerGroupWorkers is how many ServerGroups are reconciled at once (default
+	// servergroup.DefaultWorkers).
+	ServerGroupWorkers int
 }
 
 // Providers returns every cloud this version supports, with the SDKs' default settings.
@@ -48,9 +53,9 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	clients := &cloud.Clients{Reader: c, APIReader: mgr.GetAPIReader(), Providers: o.Providers}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
 		&cloudaccount.Reconciler{Client: c, Clients: clients},
-		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, MaxBackoff: o.CloudMaxBackoff},
+		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, MaxBackoff: o.CloudMaxBackoff, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c},
-		execution.New(mgr),
+		execution.New(mgr, o.ExecutionWorkers),
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

@@ -18,13 +18,20 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers"
+	"github.com/gennaker/gennaker/controllers/execution"
+	"github.com/gennaker/gennaker/controllers/servergroup"
 )
 
 func main() {
 	var (
 		metricsAddr, probeAddr, leaderNamespace string
 		leaderElect, secureMetrics              bool
+		o                                       controllers.Options
 	)
+	flag.IntVar(&o.ExecutionWorkers, "execution-workers", execution.DefaultWorkers,
+		"How many Executions are reconciled at once.")
+	flag.IntVar(&o.ServerGroupWorkers, "server-group-workers", servergroup.DefaultWorkers,
+		"How many ServerGroups are reconciled at once (each reconcile waits on the cloud's API).")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"Address of the Prometheus metrics endpoint, such as :8443 (https) or :8080 (http); 0 turns it off.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,
@@ -50,6 +57,7 @@ func main() {
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
+		Cache:                         controllers.CacheOptions(),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
@@ -61,7 +69,7 @@ func main() {
 		log.Error(err, "unable to create the manager")
 		os.Exit(1)
 	}
-	if err := controllers.SetupWithManager(mgr, controllers.Options{}); err != nil {
+	if err := controllers.SetupWithManager(mgr, o); err != nil {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}

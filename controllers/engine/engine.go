@@ -126,7 +126,7 @@ func (s *step) run(ctx context.Context) {
 func (s *step) check(ctx context.Context, name string) {
 	st := s.status(name)
 	spec := s.specs[name]
-	if d, _ := spec.Timeout.Duration(); d > 0 && st.StartTime != nil && !s.now.Before(st.StartTime.Add(d)) {
+	if d, _ := spec.Timeout.Duration(); d > 0 && st.StartTime != nil && !s.now.Before(st.StartTime.Add(d)) && !s.decidedBefore(name, st.StartTime.Add(d)) {
 		run := s.stageRun(name)
 		if err := s.impl(spec).Cancel(ctx, run); err != nil {
 			s.res.Err = fmt.Errorf("stage %s timed out, and stopping it failed: %w", name, err)
@@ -139,6 +139,17 @@ func (s *step) check(ctx context.Context, name string) {
 		return
 	}
 	s.call(ctx, name, Stage.Check)
+}
+
+// decidedBefore says whether a person decided the stage before deadline: then Check applies the decision
+// instead of the timeout failing the stage.
+func (s *step) decidedBefore(name string, deadline time.Time) bool {
+	d, ok := s.impl(s.specs[name]).(Decided)
+	if !ok {
+		return false
+	}
+	at, ok := d.DecidedAt(s.stageRun(name))
+	return ok && at.Before(deadline)
 }
 
 // call runs a Stage method on a stage, keeping the status change only when the method succeeds.

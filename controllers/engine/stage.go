@@ -41,6 +41,13 @@ type Stage interface {
 	Cancel(ctx context.Context, s *StageRun) error
 }
 
+// Decided is implemented by stage types whose outcome a person decides (a manual judgment). A decision
+// made before the stage's timeout wins over the timeout, however late the run is reconciled after it.
+type Decided interface {
+	// DecidedAt returns when the stage's decision was made, and false when there is none.
+	DecidedAt(s *StageRun) (time.Time, bool)
+}
+
 // Stages are the stage types the engine knows, by type name (v1alpha1.StageType.Type()).
 type Stages map[string]Stage
 

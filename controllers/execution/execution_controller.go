@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
@@ -48,9 +49,10 @@ const (
 	ConditionInvalidJudgment = "InvalidJudgment"
 )
 
-// Workers is how many Executions are reconciled at once. Runs are independent, and most of a reconcile
-// is waiting on the API server.
-const Workers = 4
+// DefaultWorkers is how many Executions are reconciled at once unless the manager's flag says otherwise.
+// Runs are independent, and most of a reconcile is waiting on the API server; no reconcile waits on a
+// remote (webhook calls run outside it), so a few workers keep up with many runs.
+const DefaultWorkers = 4
 
 // Reconciler reconciles Executions.
 type Reconciler struct {
@@ -61,16 +63,36 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Engine    *engine.Engine
 	Clock     clock.PassiveClock
+	// Workers is how many runs are reconciled at once; 0 means DefaultWorkers.
+	Workers int
+
+	// wake carries the runs that something outside a reconcile asks to be reconciled.
+	wake chan event.GenericEvent
 }
 
-// New returns the Execution reconciler with every stage type of this version.
-func New(mgr ctrl.Manager) *Reconciler {
-	return &Reconciler{
+// New returns the Execution reconciler with every stage type of this version; workers is how many runs
+// are reconciled at once (0: DefaultWorkers).
+func New(mgr ctrl.Manager, workers int) *Reconciler {
+	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("execution-controller"),
-		Engine:    &engine.Engine{Stages: stages.All(stages.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()})},
 		Clock:     clock.RealClock{},
+		Workers:   workers,
+		wake:      make(chan event.GenericEvent, 1024),
+	}
+	r.Engine = &engine.Engine{Stages: stages.All(stages.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Wake: r.Wake})}
+	return r
+}
+
+// Wake asks for a reconcile of a run from outside a reconcile. It waits while the queue of wake-ups is
+// full, until ctx is done.
+func (r *Reconciler) Wake(ctx context.Context, key types.NamespacedName) {
+	obj := &v1alpha1.Execution{}
+	obj.Namespace, obj.Name = key.Namespace, key.Name
+	select {
+	case r.wake <- event.GenericEvent{Object: obj}:
+	case <-ctx.Done():
 	}
 }
 
@@ -139,9 +161,17 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			DeleteFunc: func(event.DeleteEvent) bool { return false },
 		})).
 		Watches(&v1alpha1.ServerGroup{}, handler.EnqueueRequestsFromMapFunc(operator)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: Workers}).
+		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers(r.Workers)}).
 		Named("execution").
 		Complete(r)
+}
+
+func workers(n int) int {
+	if n <= 0 {
+		return DefaultWorkers
+	}
+	return n
 }
 
 // operator maps a server group to the run whose stage last changed it (the deploy and server-group

@@ -53,7 +53,12 @@ type Reconciler struct {
 	Resync time.Duration
 	// MaxBackoff bounds the wait after a transient cloud error.
 	MaxBackoff time.Duration
+	// Workers is how many groups are reconciled at once; 0 means DefaultWorkers.
+	Workers int
 }
+
+// DefaultWorkers is how many ServerGroups are reconciled at once unless the manager's flag says otherwise.
+const DefaultWorkers = 4
 
 // Reconcile converges one server group.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -267,11 +272,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxBackoff == 0 {
 		r.MaxBackoff = time.Minute
 	}
+	if r.Workers <= 0 {
+		r.Workers = DefaultWorkers
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ServerGroup{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deleting))).
 		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.groupsOf)).
 		WithOptions(controller.Options{
-			MaxConcurrentReconciles: 4,
+			MaxConcurrentReconciles: r.Workers,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](r.Poll/5+time.Millisecond, r.MaxBackoff),
 		}).
 		Named("servergroup").

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -21,6 +22,9 @@ type Deps struct {
 	APIReader client.Reader
 	// HTTP makes webhook calls.
 	HTTP *http.Client
+	// Wake asks for a reconcile of an Execution from outside a reconcile, such as when a remote call a
+	// stage started has answered; nil when nothing outside a reconcile needs it.
+	Wake func(ctx context.Context, execution types.NamespacedName)
 }
 
 // All returns every stage type this version runs, by type name: wait, manualJudgment, checkPreconditions,

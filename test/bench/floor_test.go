@@ -103,7 +103,7 @@ func runFloor(b *testing.B, v floorVariant, n int, template v1alpha1.ExecutionSt
 		return nil
 	}
 	before, cpu0, start := count.snapshot(), sampleCPU(), time.Now()
-	if err := within(execution.Workers, objs, write); err != nil {
+	if err := within(execution.DefaultWorkers, objs, write); err != nil {
 		b.Fatalf("%s: %v", v.name, err)
 	}
 	f.wall, f.cpu = time.Since(start), sampleCPU().since(cpu0)

@@ -23,7 +23,7 @@ func printTables(rows []any) {
 		}
 	}
 	fmt.Printf("\nA transition is one stage phase change (NotStarted→Running or Running→Succeeded): %d per run of %d zero waits.\n", transitionsPerRun, waits)
-	fmt.Printf("The engine has %d workers; each floor writes %d statuses per object with %d workers. Floors:\n", execution.Workers, transitionsPerRun, execution.Workers)
+	fmt.Printf("The engine has %d workers; each floor writes %d statuses per object with %d workers. Floors:\n", execution.DefaultWorkers, transitionsPerRun, execution.DefaultWorkers)
 	for _, v := range floorVariants {
 		fmt.Printf("  %-12s %s\n", v.name, v.help)
 	}

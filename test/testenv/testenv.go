@@ -215,6 +215,7 @@ func (e *Env) StartManagerWith(t testing.TB, m Manager) (stop func()) {
 	}
 	opts := ctrl.Options{
 		Scheme:  Scheme,
+		Cache:   controllers.CacheOptions(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// Tests in one package each start a manager; unique names keep controller-runtime from refusing a
 		// second controller of the same name in one process.
