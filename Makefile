@@ -44,9 +44,13 @@ vet: ## go vet.
 k8s-bin: ## Build kube-apiserver, etcd and kubectl $(K8S_VERSION) into bin/k8s (once; cached after).
 	K8S_VERSION=$(K8S_VERSION) K8S_BIN_DIR=$(K8S_BIN) hack/build-k8s.sh
 
+.PHONY: verify
+verify: $(CONTROLLER_GEN) ## Fail (without rewriting anything) when gofmt or the generated files are stale.
+	CONTROLLER_GEN=$(CONTROLLER_GEN) hack/verify.sh
+
 .PHONY: test
-test: manifests generate fmt vet k8s-bin ## Run every test against a real kube-apiserver and etcd (envtest).
-	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./... -count=1 $(TEST_ARGS)
+test: verify vet k8s-bin ## Run every test, with the race detector, against a real kube-apiserver and etcd (envtest).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -race ./... -count=1 -timeout 40m $(TEST_ARGS)
 
 # Engine benchmark sizes; `make bench BENCH_N=100` runs only 100 Executions per case.
 BENCH_N ?= 100,1000
