@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -21,6 +22,7 @@ const AdminPrefix = "/_sim/"
 //	                                      "kind":"Throttle","count":2,"delay":"500ms"}
 //	DELETE /_sim/faults                  clears faults
 //	POST   /_sim/never-healthy?group=NAME
+//	POST   /_sim/desired?group=NAME&capacity=N   sets a group's desired capacity, as a scaling policy would
 //
 // It has no authentication: serve it only where the AWS handler itself is
 // reachable by nobody but the tests, that is on loopback. It never returns
@@ -62,7 +64,38 @@ func (s *Sim) AdminHandler() http.Handler {
 		s.NeverHealthy(name)
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("POST /_sim/desired", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		n, err := strconv.ParseInt(q.Get("capacity"), 10, 32)
+		if q.Get("group") == "" || err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "want ?group=NAME&capacity=N"})
+			return
+		}
+		if err := s.SetDesiredCapacity(q.Get("group"), int32(n)); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return mux
+}
+
+// SetDesiredCapacity changes the desired capacity of the group with this name
+// (the first region's, in name order, when several have one), as a scaling
+// policy or a person in the console would: within the group's bounds, and not
+// counted in Calls.
+func (s *Sim) SetDesiredCapacity(group string, desired int32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	s.advance(now)
+	for _, rn := range s.sortedRegions() {
+		rs := s.regions[rn]
+		if g := rs.groups[group]; g != nil && !g.deleting {
+			return s.scale(rs, g, desired, now)
+		}
+	}
+	return fmt.Errorf("no Auto Scaling group %s", group)
 }
 
 // faultJSON is the wire form of a Fault: the kind by name and the delay as a

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 var autoscalingService = &service{
@@ -21,6 +22,8 @@ var autoscalingService = &service{
 		"DetachLoadBalancerTargetGroups": onGroup((*Sim).detachLoadBalancerTargetGroups),
 		"SuspendProcesses":               onGroup((*Sim).suspendProcesses),
 		"ResumeProcesses":                onGroup((*Sim).resumeProcesses),
+		"SetDesiredCapacity":             onGroup((*Sim).setDesiredCapacity),
+		"CreateOrUpdateTags":             (*Sim).createOrUpdateTags,
 	},
 }
 
@@ -485,6 +488,64 @@ func (s *Sim) deleteAutoScalingGroup(c *call) (any, error) {
 	for _, in := range g.instances {
 		// ForceDelete terminates even with Terminate suspended.
 		s.terminate(in, c.now)
+	}
+	return nil, nil
+}
+
+func (s *Sim) setDesiredCapacity(c *call, rs *regionState, g *group) (any, error) {
+	desired, ok, err := optInt32(c.form, "DesiredCapacity")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, validation("1 validation error detected: Value null at 'desiredCapacity' failed to satisfy constraint: Member must not be null")
+	}
+	return nil, s.scale(rs, g, desired, c.now)
+}
+
+// scale sets a group's desired capacity within its bounds, as SetDesiredCapacity and scaling policies
+// do, and lets the group head for it.
+func (s *Sim) scale(rs *regionState, g *group, desired int32, now time.Time) error {
+	switch {
+	case desired > g.max:
+		return validation("New SetDesiredCapacity value %d is above max value %d for the AutoScalingGroup.", desired, g.max)
+	case desired < g.min:
+		return validation("New SetDesiredCapacity value %d is below min value %d for the AutoScalingGroup.", desired, g.min)
+	}
+	g.desired = desired
+	s.reconcile(rs, g, now)
+	return nil
+}
+
+// createOrUpdateTags sets tags on groups of the caller's region: a tag whose key the group has already is
+// replaced. Like Auto Scaling, it refuses the whole request if any tag names a group that does not exist
+// (or is being deleted) or a resource type other than auto-scaling-group.
+func (s *Sim) createOrUpdateTags(c *call) (any, error) {
+	rs := s.region(c.region)
+	type change struct {
+		g *group
+		t asgTag
+	}
+	var changes []change
+	for _, p := range structList(c.form, "Tags.member") {
+		id, typ, k := c.form.Get(p+".ResourceId"), c.form.Get(p+".ResourceType"), c.form.Get(p+".Key")
+		if typ != "auto-scaling-group" {
+			return nil, validation("1 validation error detected: Value '%s' at 'tags.member.resourceType' failed to satisfy constraint: Member must be auto-scaling-group", typ)
+		}
+		if k == "" {
+			return nil, validation("1 validation error detected: Value null at 'tags.member.key' failed to satisfy constraint: Member must not be null")
+		}
+		g := rs.groups[id]
+		if g == nil || g.deleting {
+			return nil, validation("AutoScalingGroup name not found - AutoScalingGroup %s not found", id)
+		}
+		changes = append(changes, change{g, asgTag{key: k, value: c.form.Get(p + ".Value"), propagate: boolParam(c.form, p+".PropagateAtLaunch")}})
+	}
+	if len(changes) == 0 {
+		return nil, validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null")
+	}
+	for _, ch := range changes {
+		ch.g.setTag(ch.t)
 	}
 	return nil, nil
 }

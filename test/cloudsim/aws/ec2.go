@@ -19,6 +19,7 @@ var ec2Service = &service{
 		"DescribeLaunchTemplates":        (*Sim).describeLaunchTemplates,
 		"DescribeLaunchTemplateVersions": (*Sim).describeLaunchTemplateVersions,
 		"DeleteLaunchTemplate":           (*Sim).deleteLaunchTemplate,
+		"CreateTags":                     (*Sim).createTags,
 	},
 }
 
@@ -63,9 +64,11 @@ type ec2LaunchTemplateVersionXML struct {
 }
 
 type ec2LTDataXML struct {
-	ImageID      string `xml:"imageId,omitempty"`
-	InstanceType string `xml:"instanceType,omitempty"`
-	UserData     string `xml:"userData,omitempty"`
+	ImageID          string   `xml:"imageId,omitempty"`
+	InstanceType     string   `xml:"instanceType,omitempty"`
+	UserData         string   `xml:"userData,omitempty"`
+	KeyName          string   `xml:"keyName,omitempty"`
+	SecurityGroupIDs []string `xml:"securityGroupIdSet>item,omitempty"`
 }
 
 type createLaunchTemplateResponse struct {
@@ -117,7 +120,10 @@ func versionXML(lt *launchTemplate, v *ltVersion) ec2LaunchTemplateVersionXML {
 		CreateTime:         isoTS(v.created),
 		CreatedBy:          v.createdBy,
 		DefaultVersion:     v.number == lt.defaultVersion,
-		LaunchTemplateData: ec2LTDataXML{ImageID: v.data.ImageID, InstanceType: v.data.InstanceType, UserData: v.data.UserData},
+		LaunchTemplateData: ec2LTDataXML{
+			ImageID: v.data.ImageID, InstanceType: v.data.InstanceType, UserData: v.data.UserData,
+			KeyName: v.data.KeyName, SecurityGroupIDs: v.data.SecurityGroupIDs,
+		},
 	}
 }
 
@@ -125,9 +131,11 @@ func versionXML(lt *launchTemplate, v *ltVersion) ec2LaunchTemplateVersionXML {
 // accepted and ignored.
 func templateData(c *call) ltData {
 	return ltData{
-		ImageID:      c.form.Get("LaunchTemplateData.ImageId"),
-		InstanceType: c.form.Get("LaunchTemplateData.InstanceType"),
-		UserData:     c.form.Get("LaunchTemplateData.UserData"),
+		ImageID:          c.form.Get("LaunchTemplateData.ImageId"),
+		InstanceType:     c.form.Get("LaunchTemplateData.InstanceType"),
+		UserData:         c.form.Get("LaunchTemplateData.UserData"),
+		KeyName:          c.form.Get("LaunchTemplateData.KeyName"),
+		SecurityGroupIDs: indexedList(c.form, "LaunchTemplateData.SecurityGroupId"),
 	}
 }
 
@@ -157,7 +165,7 @@ func (s *Sim) createLaunchTemplate(c *call) (any, error) {
 	desc := c.form.Get("VersionDescription")
 	tags := ec2Tags(c, "launch-template")
 	token := c.form.Get("ClientToken")
-	fp := fingerprint(name, desc, data.ImageID, data.InstanceType, data.UserData)
+	fp := fingerprint(append([]string{name, desc}, data.fingerprint()...)...)
 	if token != "" {
 		if t, ok := rs.ltTokens[token]; ok {
 			if t.fingerprint != fp {
@@ -255,7 +263,7 @@ func (s *Sim) createLaunchTemplateVersion(c *call) (any, error) {
 	desc := c.form.Get("VersionDescription")
 	source := c.form.Get("SourceVersion")
 	token := c.form.Get("ClientToken")
-	fp := fingerprint(source, desc, given.ImageID, given.InstanceType, given.UserData)
+	fp := fingerprint(append([]string{source, desc}, given.fingerprint()...)...)
 	if token != "" {
 		if t, ok := lt.versionTokens[token]; ok {
 			if t.fingerprint != fp {
@@ -271,16 +279,7 @@ func (s *Sim) createLaunchTemplateVersion(c *call) (any, error) {
 			return nil, versionNotFound(lt, source)
 		}
 		// Fields not given are inherited from the source version.
-		data = src.data
-		if given.ImageID != "" {
-			data.ImageID = given.ImageID
-		}
-		if given.InstanceType != "" {
-			data.InstanceType = given.InstanceType
-		}
-		if given.UserData != "" {
-			data.UserData = given.UserData
-		}
+		data = src.data.inherit(given)
 	}
 	v := &ltVersion{number: lt.latest() + 1, description: desc, created: c.now, createdBy: c.caller.arn, data: data}
 	lt.versions = append(lt.versions, v)
@@ -425,4 +424,44 @@ func (s *Sim) deleteLaunchTemplate(c *call) (any, error) {
 	delete(rs.templates, lt.id)
 	delete(rs.ltByName, lt.name)
 	return &deleteLaunchTemplateResponse{LaunchTemplate: templateXML(lt)}, nil
+}
+
+type createTagsResponse struct {
+	ec2Base
+	Return bool `xml:"return"`
+}
+
+// createTags sets tags on launch templates, the only EC2 resources the sim has: a tag whose key the
+// template has already is replaced. Any other ID is refused, and nothing is tagged then.
+func (s *Sim) createTags(c *call) (any, error) {
+	rs := s.region(c.region)
+	ids := indexedList(c.form, "ResourceId")
+	if len(ids) == 0 {
+		return nil, missingParam("ResourceId")
+	}
+	var tags []tag
+	for _, p := range structList(c.form, "Tag") {
+		k := c.form.Get(p + ".Key")
+		if k == "" {
+			return nil, ec2Err("InvalidParameterValue", "Tag key must not be empty.")
+		}
+		tags = append(tags, tag{key: k, value: c.form.Get(p + ".Value")})
+	}
+	var lts []*launchTemplate
+	for _, id := range ids {
+		if !strings.HasPrefix(id, "lt-") {
+			return nil, ec2Err("InvalidID", "The ID '%s' is not valid (this simulator tags launch templates only).", id)
+		}
+		lt := rs.templates[id]
+		if lt == nil {
+			return nil, ec2Err("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", id)
+		}
+		lts = append(lts, lt)
+	}
+	for _, lt := range lts {
+		for _, t := range tags {
+			lt.setTag(t)
+		}
+	}
+	return &createTagsResponse{Return: true}, nil
 }

@@ -22,9 +22,15 @@ const (
 	// Slow waits Fault.Delay (real time, not the sim clock) and then serves the
 	// request normally, or gives up early if the client goes away.
 	Slow
+	// AccessDenied refuses the request as an IAM policy without the permission
+	// would: 403 AccessDenied "User: ARN is not authorized to perform:
+	// service:Action" (EC2: UnauthorizedOperation). Unlike a wrong key, it hits
+	// only the operations it matches, as a missing permission does; clearing
+	// the fault is granting the permission.
+	AccessDenied
 )
 
-var faultKindNames = map[FaultKind]string{Throttle: "Throttle", ServerError: "ServerError", Slow: "Slow"}
+var faultKindNames = map[FaultKind]string{Throttle: "Throttle", ServerError: "ServerError", Slow: "Slow", AccessDenied: "AccessDenied"}
 
 func (k FaultKind) String() string {
 	if n, ok := faultKindNames[k]; ok {
@@ -40,7 +46,7 @@ func ParseFaultKind(s string) (FaultKind, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown fault kind %q (want Throttle, ServerError or Slow)", s)
+	return 0, fmt.Errorf("unknown fault kind %q (want Throttle, ServerError, Slow or AccessDenied)", s)
 }
 
 // Fault describes requests to disturb. Faults apply after authentication, so
@@ -108,10 +114,15 @@ func (s *Sim) takeFault(svc, action string) (Fault, bool) {
 	return Fault{}, false
 }
 
-// apply performs the fault. A non-nil error is the response to send instead of
-// serving the request.
-func (f Fault) apply(ctx context.Context, svc *service) error {
+// apply performs the fault on a request of caller for svc's action. A non-nil
+// error is the response to send instead of serving the request.
+func (f Fault) apply(ctx context.Context, svc *service, action string, caller *identity) error {
 	switch f.Kind {
+	case AccessDenied:
+		if svc.ec2 {
+			return errf(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. User: %s is not authorized to perform: %s:%s", caller.arn, svc.name, action)
+		}
+		return errf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s:%s", caller.arn, svc.name, action)
 	case Throttle:
 		if svc.ec2 {
 			return errf(http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.")

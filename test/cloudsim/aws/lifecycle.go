@@ -58,6 +58,17 @@ type versionToken struct {
 
 func (lt *launchTemplate) latest() int64 { return int64(len(lt.versions)) }
 
+// setTag adds a tag, or replaces the one of the same key.
+func (lt *launchTemplate) setTag(t tag) {
+	for i := range lt.tags {
+		if lt.tags[i].key == t.key {
+			lt.tags[i] = t
+			return
+		}
+	}
+	lt.tags = append(lt.tags, t)
+}
+
 type ltVersion struct {
 	number      int64
 	description string
@@ -66,10 +77,39 @@ type ltVersion struct {
 	data        ltData
 }
 
+// ltData is the part of a launch template version's data the sim keeps; the rest of a request's
+// LaunchTemplateData is accepted and dropped.
 type ltData struct {
-	ImageID      string
-	InstanceType string
-	UserData     string
+	ImageID          string
+	InstanceType     string
+	UserData         string
+	KeyName          string
+	SecurityGroupIDs []string
+}
+
+// fingerprint lists the data, for fingerprint.
+func (d ltData) fingerprint() []string {
+	return []string{d.ImageID, d.InstanceType, d.UserData, d.KeyName, strings.Join(d.SecurityGroupIDs, ",")}
+}
+
+// inherit is the data of a version made from d with the fields given in g.
+func (d ltData) inherit(g ltData) ltData {
+	if g.ImageID != "" {
+		d.ImageID = g.ImageID
+	}
+	if g.InstanceType != "" {
+		d.InstanceType = g.InstanceType
+	}
+	if g.UserData != "" {
+		d.UserData = g.UserData
+	}
+	if g.KeyName != "" {
+		d.KeyName = g.KeyName
+	}
+	if len(g.SecurityGroupIDs) > 0 {
+		d.SecurityGroupIDs = g.SecurityGroupIDs
+	}
+	return d
 }
 
 // resolveVersion turns "$Latest", "$Default", "" (= $Default) or a number into
@@ -139,6 +179,17 @@ type group struct {
 type asgTag struct {
 	key, value string
 	propagate  bool
+}
+
+// setTag adds a tag, or replaces the one of the same key.
+func (g *group) setTag(t asgTag) {
+	for i := range g.tags {
+		if g.tags[i].key == t.key {
+			g.tags[i] = t
+			return
+		}
+	}
+	g.tags = append(g.tags, t)
 }
 
 func (g *group) isSuspended(proc string) bool {

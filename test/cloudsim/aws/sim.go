@@ -15,10 +15,17 @@
 //   - Auto Scaling groups built from launch templates: desired capacity drives
 //     instances through Pending -> InService -> Terminating, scale-in, deletion
 //     that takes time, the Launch, Terminate and AddToLoadBalancer processes
-//     being suspended, and target group attachment.
+//     being suspended, target group attachment, tags (CreateOrUpdateTags) and
+//     SetDesiredCapacity (also a Go method and an admin endpoint, standing in
+//     for a scaling policy).
 //   - ELBv2 target health of the instances that groups register in target
 //     groups created up front with AddTargetGroup.
-//   - EC2 launch templates and versions, with ClientToken idempotency.
+//   - EC2 launch templates and versions, with ClientToken idempotency; of a
+//     version's data, the image, instance type, user data, key name and
+//     security group IDs are kept and described, the rest is dropped; tags
+//     (CreateTags on launch templates).
+//   - Faults injected per service and operation: throttling, server errors,
+//     slow answers and a missing IAM permission (AccessDenied).
 //
 // What is not: everything else, including signature verification. A request
 // must carry a SigV4 Authorization header whose credential scope names a known
@@ -265,7 +272,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f, ok := s.takeFault(svc.name, action); ok {
-		if err := f.apply(r.Context(), svc); err != nil {
+		if err := f.apply(r.Context(), svc, action, caller); err != nil {
 			writeError(w, svc, requestID, err)
 			return
 		}

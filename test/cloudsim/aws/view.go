@@ -52,6 +52,7 @@ type LaunchTemplateView struct {
 	DefaultVersion int64                       `json:"defaultVersion"`
 	LatestVersion  int64                       `json:"latestVersion"`
 	Versions       []LaunchTemplateVersionView `json:"versions"`
+	Tags           map[string]string           `json:"tags"`
 }
 
 // LaunchTemplateVersionView is one version of a launch template.
@@ -61,6 +62,9 @@ type LaunchTemplateVersionView struct {
 	ImageID      string `json:"imageId,omitempty"`
 	InstanceType string `json:"instanceType,omitempty"`
 	UserData     string `json:"userData,omitempty"`
+	KeyName      string `json:"keyName,omitempty"`
+	// SecurityGroupIDs are the version's security group IDs, in order.
+	SecurityGroupIDs []string `json:"securityGroupIds,omitempty"`
 }
 
 // Group returns the group with this name as of the sim clock's now. If several
@@ -148,12 +152,16 @@ func (s *Sim) LaunchTemplates() []LaunchTemplateView {
 		}
 		sort.Slice(lts, func(i, j int) bool { return lts[i].name < lts[j].name })
 		for _, lt := range lts {
-			v := LaunchTemplateView{Region: rn, ID: lt.id, Name: lt.name, DefaultVersion: lt.defaultVersion, LatestVersion: lt.latest()}
+			v := LaunchTemplateView{Region: rn, ID: lt.id, Name: lt.name, DefaultVersion: lt.defaultVersion, LatestVersion: lt.latest(), Tags: map[string]string{}}
 			for _, ver := range lt.versions {
 				v.Versions = append(v.Versions, LaunchTemplateVersionView{
 					Number: ver.number, Description: ver.description,
 					ImageID: ver.data.ImageID, InstanceType: ver.data.InstanceType, UserData: ver.data.UserData,
+					KeyName: ver.data.KeyName, SecurityGroupIDs: append([]string(nil), ver.data.SecurityGroupIDs...),
 				})
+			}
+			for _, t := range lt.tags {
+				v.Tags[t.key] = t.value
 			}
 			out = append(out, v)
 		}
