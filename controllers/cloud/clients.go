@@ -51,15 +51,9 @@ func (c *Clients) For(ctx context.Context, account *v1alpha1.CloudAccount) (Clie
 		return nil, &Error{Reason: ReasonProviderUnsupported, Op: "Connect",
 			Err: fmt.Errorf("provider %s is not supported by this version of the operator", account.Spec.Provider)}
 	}
-	version := string(account.UID) + "/" + strconv.FormatInt(account.Generation, 10)
-	ref := account.Spec.Credentials.SecretRef
-	if account.Spec.Credentials.Source == v1alpha1.CredentialSourceSecret && ref != nil {
-		meta := &metav1.PartialObjectMetadata{}
-		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, meta); err != nil {
-			return nil, secretError(ref, err)
-		}
-		version += "/" + meta.ResourceVersion
+	version, err := c.Version(ctx, account)
+	if err != nil {
+		return nil, err
 	}
 
 	c.mu.Lock()
@@ -84,6 +78,23 @@ func (c *Clients) For(ctx context.Context, account *v1alpha1.CloudAccount) (Clie
 	}
 	c.cache[account.Name] = cached{version: version, client: cl}
 	return cl, nil
+}
+
+// Version identifies what a client of the account is built from: the account's UID and generation, and
+// the resourceVersion of its Secret (read from the cache's metadata). A change of Version is a change of
+// credentials or settings. A Secret that cannot be read is an error naming it.
+func (c *Clients) Version(ctx context.Context, account *v1alpha1.CloudAccount) (string, error) {
+	version := string(account.UID) + "/" + strconv.FormatInt(account.Generation, 10)
+	ref := account.Spec.Credentials.SecretRef
+	if account.Spec.Credentials.Source == v1alpha1.CredentialSourceSecret && ref != nil {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, meta); err != nil {
+			return "", secretError(ref, err)
+		}
+		version += "/" + meta.ResourceVersion
+	}
+	return version, nil
 }
 
 // Forget drops the client of a deleted account.

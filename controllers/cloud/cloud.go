@@ -1,7 +1,8 @@
 // Package cloud is what the CloudAccount and ServerGroup reconcilers know of a cloud: a Provider turns an
-// account into a Client, and a Client observes, creates, resizes, moves traffic for and deletes a server
-// group (Crossplane's external client, cut to what a server group needs). One package per cloud under
-// controllers/cloud implements it; nothing else calls a cloud SDK.
+// account into a Client, and a Client observes, creates, adopts, resizes, moves traffic for and deletes a
+// server group (Crossplane's external client, cut to what a server group needs). One package per cloud
+// under controllers/cloud implements it; nothing else calls a cloud SDK. The ownership rules every Client
+// follows are in ownership.go.
 package cloud
 
 import (
@@ -19,16 +20,25 @@ type Provider interface {
 
 // Client acts on one account's server groups. Every method is safe to call again after a crash: Create
 // of a group that exists, Delete of one that is gone and SetTraffic to the current state succeed.
+//
+// A server group is found by the ServerGroup's name, and is the ServerGroup's only when its owner tags say
+// so (Check): Create tags what it makes with Tags, and Adopt, UpdateCapacity, SetTraffic and Delete refuse
+// a group that is not the ServerGroup's with a NotOwned error before any write, whatever the caller
+// checked before. Every call returns within the deadline of ctx.
 type Client interface {
 	// Verify makes one cheap authenticated call and says who the account acts as (an ARN, an e-mail).
 	Verify(ctx context.Context) (identity string, err error)
 	// Observe looks the server group up by its name. A group that does not exist is an Observation with
-	// Exists false, not an error.
+	// Exists false, not an error; one that exists is observed whoever owns it, so that the caller can see
+	// whose it is (Observation.Owner).
 	Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (Observation, error)
-	// Create makes the server group with the spec's capacity and traffic.
+	// Create makes the server group with the spec's capacity and traffic, tagged as the ServerGroup's.
 	Create(ctx context.Context, sg *v1alpha1.ServerGroup) error
-	// UpdateCapacity sets the group's min, max and desired capacity to the spec's.
-	UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup) error
+	// Adopt rewrites the owner tags of an existing group to the ServerGroup's, when Claim allows it; a
+	// group that is the ServerGroup's already is left as it is.
+	Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) error
+	// UpdateCapacity sets the group's min, max and desired capacity to c.
+	UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, c v1alpha1.Capacity) error
 	// SetTraffic puts the group in its load balancers (Enabled) or takes it out (Disabled).
 	SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) error
 	// Delete starts or continues deleting the group, its instances and anything Create made for it (a
@@ -42,6 +52,8 @@ type Observation struct {
 	Exists bool
 	// Deleting is true while the cloud deletes the group.
 	Deleting bool
+	// Owner is who the group's owner tags name.
+	Owner Owner
 	// ProviderID is the cloud's ID of the group (an ARN, a selfLink, a resource ID).
 	ProviderID string
 	// Capacity is the group's min, max and desired size.
@@ -53,6 +65,10 @@ type Observation struct {
 	Traffic v1alpha1.Traffic
 	// Unhealthy names a few instances that are not healthy and why, for the Healthy condition's message.
 	Unhealthy string
+	// Status is the cloud's own part of the ServerGroup's status, such as the launch template version an
+	// Auto Scaling group launches from. Create reads it from the ServerGroup's status, so that a group
+	// made again uses what the first one did.
+	Status v1alpha1.CloudServerGroupStatus
 }
 
 // Credentials are the bytes of a Secret-sourced account's key: an AWS credentials block, a GCP

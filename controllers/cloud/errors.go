@@ -23,6 +23,9 @@ const (
 	Unreachable Reason = "EndpointUnreachable"
 	// Unavailable: the cloud answered with a server error (5xx) after the SDK's retries.
 	Unavailable Reason = "CloudUnavailable"
+	// NotOwned: the object exists and its owner tags do not name the ServerGroup (see Check); nothing was
+	// changed. Its value is v1alpha1.ReasonNotOwned.
+	NotOwned Reason = "NotOwned"
 	// Unknown: anything else.
 	Unknown Reason = "CloudError"
 )
@@ -31,13 +34,19 @@ const (
 // message, never a credential.
 type Error struct {
 	Reason Reason
-	// Op is the cloud operation, such as CreateAutoScalingGroup.
+	// Op is the cloud operation, such as CreateAutoScalingGroup; empty for a refusal made before any call
+	// (NotOwned), whose message says it all.
 	Op string
 	// Err is the SDK's error.
 	Err error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+func (e *Error) Error() string {
+	if e.Op == "" {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%s: %v", e.Op, e.Err)
+}
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -50,7 +59,10 @@ func ReasonOf(err error) Reason {
 	return Unknown
 }
 
-// Retryable says whether the same request may succeed later without a change of spec.
+// Retryable says whether the same request may succeed soon without a change of spec, so that it is worth
+// retrying at once with a short backoff. The other reasons need a person (a permission granted, a
+// template made, a group adopted), often in the cloud, where nothing tells the operator: they are
+// retried too, but slowly.
 func Retryable(err error) bool {
 	switch ReasonOf(err) {
 	case Throttled, Unreachable, Unavailable, Unknown:

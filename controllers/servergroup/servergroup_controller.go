@@ -110,7 +110,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		doing = append(doing, "waiting for the cloud to finish deleting a group of this name")
 	default:
 		if obs.Capacity != sg.Spec.Capacity {
-			if err := c.UpdateCapacity(ctx, &sg); err != nil {
+			if err := c.UpdateCapacity(ctx, &sg, sg.Spec.Capacity); err != nil {
 				return r.failed(ctx, &sg, "", err)
 			}
 			r.event(&sg, corev1.EventTypeNormal, "Resized", "UpdateCapacity", "capacity %s -> %s", capacity(obs.Capacity), capacity(sg.Spec.Capacity))

@@ -115,6 +115,33 @@ func TestSlowEndpointIsUnreachable(t *testing.T) {
 	wantReason(t, "Verify of a slow endpoint", err, cloud.Unreachable)
 }
 
+// Each attempt has a deadline of its own, so one hanging attempt leaves time for the retry that succeeds;
+// and one call, its retries included, fits in a reconcile's deadline.
+func TestAttemptTimeout(t *testing.T) {
+	e := newEnv(t)
+	p := &awsprovider.Provider{HTTPClient: e.srv.Client(), AttemptTimeout: 100 * time.Millisecond, MaxAttempts: 3, MaxBackoff: time.Millisecond}
+	c, err := p.Connect(e.ctx, e.account(), keyBlock(testKeyID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.Inject(awssim.Fault{Service: awssim.ServiceSTS, Kind: awssim.Slow, Delay: time.Minute, Count: 1})
+	e.wantIdentity(c, keyUser)
+	if n := e.sim.Calls()["sts:GetCallerIdentity"]; n != 2 {
+		t.Errorf("%d calls, want the one that hung and its retry", n)
+	}
+	if e.srv.Client().Timeout != 0 {
+		t.Error("the Provider changed the HTTP client it was given")
+	}
+
+	e.sim.Inject(awssim.Fault{Service: awssim.ServiceSTS, Kind: awssim.Slow, Delay: time.Minute})
+	_, err = c.Verify(e.ctx)
+	wantReason(t, "Verify of an endpoint that always hangs", err, cloud.Unreachable)
+
+	if d := (&awsprovider.Provider{}).MaxCallDuration(); d != 26*time.Second {
+		t.Errorf("one call takes up to %v with the defaults", d)
+	}
+}
+
 func TestAssumeRole(t *testing.T) {
 	e := newEnv(t)
 	const role = "arn:aws:iam::210987654321:role/gennaker-deployer"
@@ -168,7 +195,7 @@ func TestCycleCalls(t *testing.T) {
 	step("disable", func() error { return e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled) })
 	observe()
 	sg.Spec.Capacity = v1alpha1.Capacity{}
-	step("scale to 0", func() error { return e.client.UpdateCapacity(e.ctx, sg) })
+	step("scale to 0", func() error { return e.client.UpdateCapacity(e.ctx, sg, sg.Spec.Capacity) })
 	e.clock.Advance(terminateDelay)
 	if o := observe(); o.Instances.Running != 0 {
 		t.Fatalf("not scaled in: %+v", o)

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -132,6 +136,19 @@ func serverGroup(name string, traffic v1alpha1.Traffic, desired int32) *v1alpha1
 	}
 }
 
+// sdkConfig is an aws.Config for the sim, as a team with its own tools has.
+func (e *env) sdkConfig() aws.Config {
+	return aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(testKeyID, secretValue, ""),
+		BaseEndpoint: aws.String(e.srv.URL),
+		HTTPClient:   e.srv.Client(),
+	}
+}
+
+func (e *env) ec2() *ec2.Client         { return ec2.NewFromConfig(e.sdkConfig()) }
+func (e *env) asg() *autoscaling.Client { return autoscaling.NewFromConfig(e.sdkConfig()) }
+
 func (e *env) create(sg *v1alpha1.ServerGroup) {
 	e.t.Helper()
 	if err := e.client.Create(e.ctx, sg); err != nil {
@@ -157,7 +174,7 @@ func (e *env) setTraffic(sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) {
 
 func (e *env) updateCapacity(sg *v1alpha1.ServerGroup) {
 	e.t.Helper()
-	if err := e.client.UpdateCapacity(e.ctx, sg); err != nil {
+	if err := e.client.UpdateCapacity(e.ctx, sg, sg.Spec.Capacity); err != nil {
 		e.t.Fatalf("UpdateCapacity %s: %v", sg.Name, err)
 	}
 }

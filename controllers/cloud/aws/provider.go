@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -26,10 +27,13 @@ import (
 	"github.com/gennaker/gennaker/controllers/cloud"
 )
 
-// Defaults of the Provider's retry settings.
+// Defaults of the Provider's retry settings. One call, its retries included, takes at most
+// MaxCallDuration (26 s with these), inside the deadline the reconcilers give a reconcile, so that a
+// slow or hanging endpoint ends in a retryable error on the object instead of a stuck worker.
 const (
-	DefaultMaxAttempts = 5
-	DefaultMaxBackoff  = 20 * time.Second
+	DefaultMaxAttempts    = 4
+	DefaultMaxBackoff     = 2 * time.Second
+	DefaultAttemptTimeout = 5 * time.Second
 )
 
 // RoleSessionName is the STS session name of an assumed role.
@@ -44,6 +48,50 @@ type Provider struct {
 	MaxAttempts int
 	// MaxBackoff caps the SDK's backoff between attempts; 0 means DefaultMaxBackoff.
 	MaxBackoff time.Duration
+	// AttemptTimeout bounds each HTTP attempt, from dialing to the end of the response body, so that one
+	// hanging attempt leaves room for the retries; 0 means DefaultAttemptTimeout. An HTTPClient with a
+	// Timeout of its own keeps it.
+	AttemptTimeout time.Duration
+}
+
+// MaxCallDuration is the longest one call can take with the Provider's settings: every attempt timing
+// out, with the longest backoff between them.
+func (p *Provider) MaxCallDuration() time.Duration {
+	attempts, backoff, timeout := p.settings()
+	return time.Duration(attempts)*timeout + time.Duration(attempts-1)*backoff
+}
+
+// settings are the Provider's retry settings, defaults applied.
+func (p *Provider) settings() (attempts int, backoff, timeout time.Duration) {
+	attempts, backoff, timeout = p.MaxAttempts, p.MaxBackoff, p.AttemptTimeout
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	if backoff <= 0 {
+		backoff = DefaultMaxBackoff
+	}
+	if timeout <= 0 {
+		timeout = DefaultAttemptTimeout
+	}
+	return attempts, backoff, timeout
+}
+
+// httpClient is the client the SDK sends with: the Provider's, or else base (the SDK's default), each
+// with the attempt timeout unless it has a timeout already.
+func (p *Provider) httpClient(base aws.HTTPClient) aws.HTTPClient {
+	_, _, timeout := p.settings()
+	if p.HTTPClient != nil {
+		if p.HTTPClient.Timeout != 0 {
+			return p.HTTPClient
+		}
+		c := *p.HTTPClient
+		c.Timeout = timeout
+		return &c
+	}
+	if b, ok := base.(*awshttp.BuildableClient); ok {
+		return b.WithTimeout(timeout)
+	}
+	return awshttp.NewBuildableClient().WithTimeout(timeout)
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -76,11 +124,9 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 		if err != nil {
 			return nil, wrap(op, err)
 		}
-		if p.HTTPClient != nil {
-			// Set after loading: LoadDefaultConfig refuses a plain *http.Client when AWS_CA_BUNDLE is set.
-			// The Provider's client is used as it is.
-			cfg.HTTPClient = p.HTTPClient
-		}
+		// Set after loading: LoadDefaultConfig refuses a plain *http.Client when AWS_CA_BUNDLE is set,
+		// and its own client carries that bundle.
+		cfg.HTTPClient = p.httpClient(cfg.HTTPClient)
 	} else {
 		key, err := parseCredentials(creds.Bytes())
 		if err != nil {
@@ -91,9 +137,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 			Credentials: credentials.NewStaticCredentialsProvider(key.id, key.secret, key.token),
 			Retryer:     p.retryer,
 			Logger:      logger,
-		}
-		if p.HTTPClient != nil {
-			cfg.HTTPClient = p.HTTPClient
+			HTTPClient:  p.httpClient(nil),
 		}
 		if spec.Endpoint != "" {
 			cfg.BaseEndpoint = aws.String(string(spec.Endpoint))
@@ -122,13 +166,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 
 // retryer is the SDK's standard retryer with the Provider's attempts and backoff.
 func (p *Provider) retryer() aws.Retryer {
-	attempts, backoff := p.MaxAttempts, p.MaxBackoff
-	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
-	}
-	if backoff <= 0 {
-		backoff = DefaultMaxBackoff
-	}
+	attempts, backoff, _ := p.settings()
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = attempts
 		o.MaxBackoff = backoff

@@ -4,30 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
-)
-
-// Tags put on every Auto Scaling group (and propagated to its instances) and on the launch templates
-// Create makes.
-const (
-	TagServerGroup = "gennaker.io/server-group"
-	TagUID         = "gennaker.io/uid"
-	TagCluster     = "gennaker.io/cluster"
 )
 
 // The Auto Scaling processes a disabled group has suspended.
@@ -39,12 +27,6 @@ const (
 
 // statusDeleting is the Status of an Auto Scaling group being deleted.
 const statusDeleting = "Delete in progress"
-
-// Launch template versions that are not numbers.
-const (
-	versionLatest  = "$Latest"
-	versionDefault = "$Default"
-)
 
 // maxTargetGroupsPerCall is how many target groups one Attach/DetachLoadBalancerTargetGroups call takes.
 const maxTargetGroupsPerCall = 10
@@ -128,6 +110,7 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 	o := cloud.Observation{
 		Exists:     true,
 		Deleting:   aws.ToString(g.Status) == statusDeleting,
+		Owner:      groupOwner(g),
 		ProviderID: aws.ToString(g.AutoScalingGroupARN),
 		Capacity: v1alpha1.Capacity{
 			Min:     aws.ToInt32(g.MinSize),
@@ -137,6 +120,11 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		Traffic: trafficOf(g, spec),
 	}
 	o.Instances.Desired = o.Capacity.Desired
+	if lt := g.LaunchTemplate; lt != nil {
+		o.Status.AWS = &v1alpha1.AWSServerGroupStatus{LaunchTemplate: &v1alpha1.LaunchTemplate{
+			Name: aws.ToString(lt.LaunchTemplateName), Version: aws.ToString(lt.Version),
+		}}
+	}
 
 	var inService []string
 	for _, in := range g.Instances {
@@ -222,8 +210,9 @@ func isLeaving(s asgtypes.LifecycleState) bool {
 		strings.HasPrefix(string(s), "Warmed:")
 }
 
-// Create makes the launch template (version) the spec asks for and the Auto Scaling group. A group that
-// exists already is left as it is.
+// Create makes the launch template the spec asks for and the Auto Scaling group, both tagged as the
+// ServerGroup's. A group of that name that exists already is left as it is: nil if it is the
+// ServerGroup's, NotOwned if not.
 func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
 	const op = "CreateAutoScalingGroup"
 	spec, err := awsSpec(op, sg)
@@ -239,29 +228,20 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
 		return err
 	}
 	if g != nil {
-		return nil
+		return cloud.Check(sg, groupObject(sg), groupOwner(g))
 	}
 	lt, err := launchTemplate(ctx, r, sg, spec)
 	if err != nil {
 		return err
 	}
 
-	owner := sg.Namespace + "/" + sg.Name
-	cluster := sg.Labels[v1alpha1.LabelCluster]
-	if cluster == "" {
-		cluster = sg.Spec.ClusterName()
-	}
 	in := &autoscaling.CreateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String(sg.Name),
 		MinSize:              aws.Int32(sg.Spec.Capacity.Min),
 		MaxSize:              aws.Int32(sg.Spec.Capacity.Max),
 		DesiredCapacity:      aws.Int32(sg.Spec.Capacity.Desired),
 		LaunchTemplate:       lt,
-		Tags: []asgtypes.Tag{
-			asgTag(TagServerGroup, owner),
-			asgTag(TagUID, string(sg.UID)),
-			asgTag(TagCluster, cluster),
-		},
+		Tags:                 groupTags(sg),
 	}
 	if len(spec.SubnetIDs) > 0 {
 		in.VPCZoneIdentifier = aws.String(strings.Join(spec.SubnetIDs, ","))
@@ -274,6 +254,8 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
 	}
 	if _, err := r.asg.CreateAutoScalingGroup(ctx, in); err != nil {
 		if errorCode(err) == codeASGAlreadyExists {
+			// Made since the look above, by an earlier Create or by someone else: the next Observe says
+			// whose it is.
 			return nil
 		}
 		return wrap(op, err)
@@ -287,10 +269,6 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
 		return wrap("SuspendProcesses", err)
 	}
 	return nil
-}
-
-func asgTag(k, v string) asgtypes.Tag {
-	return asgtypes.Tag{Key: aws.String(k), Value: aws.String(v), PropagateAtLaunch: aws.Bool(true)}
 }
 
 // clientToken derives an idempotency token from the ServerGroup's UID and the request's parts, so the
@@ -312,190 +290,17 @@ func clientToken(sg *v1alpha1.ServerGroup, parts ...string) string {
 	return "gennaker-" + id + "-" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// launchTemplate returns the launch template the group launches from, making a template or a version of
-// one as the spec asks.
-func launchTemplate(ctx context.Context, r *regional, sg *v1alpha1.ServerGroup, spec *v1alpha1.AWSServerGroup) (*asgtypes.LaunchTemplateSpecification, error) {
-	desc := sg.Namespace + "/" + sg.Name
-	data := &ec2types.RequestLaunchTemplateData{}
-	if spec.ImageID != "" {
-		data.ImageId = aws.String(spec.ImageID)
-	}
-	if spec.InstanceType != "" {
-		data.InstanceType = ec2types.InstanceType(spec.InstanceType)
-	}
-
-	if t := spec.LaunchTemplate; t != nil {
-		version := t.Version
-		if version == "" {
-			version = versionLatest
-		}
-		if spec.ImageID == "" && spec.InstanceType == "" {
-			return &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(t.Name), Version: aws.String(version)}, nil
-		}
-		source := version
-		if _, err := strconv.ParseInt(version, 10, 64); err != nil {
-			// An alias: resolve it to the version it stands for. $Latest may be the version an earlier,
-			// interrupted Create made for this group; then it is the one to use.
-			v, err := describeVersion(ctx, r, t.Name, version)
-			if err != nil {
-				return nil, err
-			}
-			if aws.ToString(v.VersionDescription) == desc && sameData(v.LaunchTemplateData, spec) {
-				return &asgtypes.LaunchTemplateSpecification{
-					LaunchTemplateName: aws.String(t.Name),
-					Version:            aws.String(strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)),
-				}, nil
-			}
-			source = strconv.FormatInt(aws.ToInt64(v.VersionNumber), 10)
-		}
-		out, err := r.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
-			LaunchTemplateName: aws.String(t.Name),
-			SourceVersion:      aws.String(source),
-			LaunchTemplateData: data,
-			VersionDescription: aws.String(desc),
-			ClientToken:        aws.String(clientToken(sg, "version", t.Name, source, spec.ImageID, spec.InstanceType)),
-		})
-		if err != nil {
-			return nil, wrap("CreateLaunchTemplateVersion", err)
-		}
-		if out.LaunchTemplateVersion == nil || out.LaunchTemplateVersion.VersionNumber == nil {
-			return nil, &cloud.Error{Reason: cloud.Unknown, Op: "CreateLaunchTemplateVersion", Err: errors.New("no version number in the response")}
-		}
-		return &asgtypes.LaunchTemplateSpecification{
-			LaunchTemplateName: aws.String(t.Name),
-			Version:            aws.String(strconv.FormatInt(*out.LaunchTemplateVersion.VersionNumber, 10)),
-		}, nil
-	}
-
-	const op = "CreateLaunchTemplate"
-	if spec.ImageID == "" {
-		return nil, invalid(op, "spec.aws.imageID is required when spec.aws.launchTemplate is not set")
-	}
-	_, err := r.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
-		LaunchTemplateName: aws.String(sg.Name),
-		LaunchTemplateData: data,
-		VersionDescription: aws.String(desc),
-		ClientToken:        aws.String(clientToken(sg, "template", sg.Name, spec.ImageID, spec.InstanceType)),
-		TagSpecifications: []ec2types.TagSpecification{{
-			ResourceType: ec2types.ResourceTypeLaunchTemplate,
-			Tags: []ec2types.Tag{
-				{Key: aws.String(TagServerGroup), Value: aws.String(desc)},
-				{Key: aws.String(TagUID), Value: aws.String(string(sg.UID))},
-			},
-		}},
-	})
-	if err != nil {
-		if errorCode(err) != codeLTAlreadyExists {
-			return nil, wrap(op, err)
-		}
-		// Made by an earlier Create of this group (the client token did not match, the spec changed), or
-		// someone else's template: use it only if it is this group's.
-		if err := checkOwnTemplate(ctx, r, sg); err != nil {
-			return nil, err
-		}
-	}
-	return &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(sg.Name), Version: aws.String(versionLatest)}, nil
-}
-
-// describeVersion returns one version ($Latest, $Default or a number) of a launch template.
-func describeVersion(ctx context.Context, r *regional, name, version string) (*ec2types.LaunchTemplateVersion, error) {
-	const op = "DescribeLaunchTemplateVersions"
-	out, err := r.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{
-		LaunchTemplateName: aws.String(name),
-		Versions:           []string{version},
-	})
-	if err != nil {
-		return nil, wrap(op, err)
-	}
-	if len(out.LaunchTemplateVersions) == 0 || out.LaunchTemplateVersions[0].VersionNumber == nil {
-		return nil, &cloud.Error{Reason: cloud.NotFound, Op: op, Err: fmt.Errorf("launch template %s has no version %s", name, version)}
-	}
-	return &out.LaunchTemplateVersions[0], nil
-}
-
-// sameData says whether a launch template version carries the spec's image and instance type.
-func sameData(d *ec2types.ResponseLaunchTemplateData, spec *v1alpha1.AWSServerGroup) bool {
-	if d == nil {
-		return false
-	}
-	if spec.ImageID != "" && aws.ToString(d.ImageId) != spec.ImageID {
-		return false
-	}
-	if spec.InstanceType != "" && string(d.InstanceType) != spec.InstanceType {
-		return false
-	}
-	return true
-}
-
-// ownTemplate returns the ID of the launch template named after the ServerGroup when it carries the
-// group's UID tag, "" when there is no such template or it is someone else's.
-func ownTemplate(ctx context.Context, r *regional, sg *v1alpha1.ServerGroup) (string, error) {
-	const op = "DescribeLaunchTemplates"
-	out, err := r.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateNames: []string{sg.Name}})
-	if err != nil {
-		if err = wrap(op, err); cloud.IsNotFound(err) {
-			return "", nil
-		}
-		return "", err
-	}
-	for _, t := range out.LaunchTemplates {
-		if aws.ToString(t.LaunchTemplateName) != sg.Name {
-			continue
-		}
-		for _, tag := range t.Tags {
-			if aws.ToString(tag.Key) == TagUID && aws.ToString(tag.Value) == string(sg.UID) && sg.UID != "" {
-				return aws.ToString(t.LaunchTemplateId), nil
-			}
-		}
-	}
-	return "", nil
-}
-
-// deleteOwnTemplate deletes the launch template Create made for the ServerGroup, if it is still there.
-// A template of that name that is not the group's is left alone.
-func deleteOwnTemplate(ctx context.Context, r *regional, sg *v1alpha1.ServerGroup) error {
-	const op = "DeleteLaunchTemplate"
-	id, err := ownTemplate(ctx, r, sg)
-	if err != nil || id == "" {
-		return err
-	}
-	_, err = r.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(id)})
-	if err = wrap(op, err); err != nil && !cloud.IsNotFound(err) {
-		return err
-	}
-	return nil
-}
-
-// checkOwnTemplate accepts a launch template named after the ServerGroup only when it carries the
-// group's UID tag.
-func checkOwnTemplate(ctx context.Context, r *regional, sg *v1alpha1.ServerGroup) error {
-	id, err := ownTemplate(ctx, r, sg)
-	if err != nil {
-		return err
-	}
-	if id == "" {
-		return invalid("CreateLaunchTemplate", fmt.Sprintf(
-			"launch template %s exists and was not made for this server group; set spec.aws.launchTemplate to use it", sg.Name))
-	}
-	return nil
-}
-
 // UpdateCapacity sets the group's min, max and desired capacity. A disabled group's Launch and Terminate
 // processes are resumed first, or it would not scale.
-func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup) error {
+func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, want v1alpha1.Capacity) error {
 	const op = "UpdateAutoScalingGroup"
-	r, err := c.regionOf(op, sg)
-	if err != nil {
-		return err
-	}
-	g, err := mustDescribeGroup(ctx, r, op, sg.Name)
+	r, g, err := c.ownGroup(ctx, op, sg)
 	if err != nil {
 		return err
 	}
 	if err := resume(ctx, r, g, procLaunch, procTerminate); err != nil {
 		return err
 	}
-	want := sg.Spec.Capacity
 	if aws.ToInt32(g.MinSize) == want.Min && aws.ToInt32(g.MaxSize) == want.Max && aws.ToInt32(g.DesiredCapacity) == want.Desired {
 		return nil
 	}
@@ -506,6 +311,23 @@ func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup) e
 		DesiredCapacity:      aws.Int32(want.Desired),
 	})
 	return wrap(op, err)
+}
+
+// ownGroup returns the region's clients and the ServerGroup's Auto Scaling group, which must exist and be
+// the ServerGroup's.
+func (c *Client) ownGroup(ctx context.Context, op string, sg *v1alpha1.ServerGroup) (*regional, *asgtypes.AutoScalingGroup, error) {
+	r, err := c.regionOf(op, sg)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := mustDescribeGroup(ctx, r, op, sg.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cloud.Check(sg, groupObject(sg), groupOwner(g)); err != nil {
+		return nil, nil, err
+	}
+	return r, g, nil
 }
 
 // resume resumes those of the processes that the group has suspended.
@@ -553,11 +375,7 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 	if err != nil {
 		return err
 	}
-	r, err := c.regionOf(op, sg)
-	if err != nil {
-		return err
-	}
-	g, err := mustDescribeGroup(ctx, r, op, sg.Name)
+	r, g, err := c.ownGroup(ctx, op, sg)
 	if err != nil {
 		return err
 	}
@@ -595,7 +413,9 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 	return invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
 }
 
-// Delete force-deletes the group with its instances, then the launch template Create made for it.
+// Delete force-deletes the group with its instances, then the launch template made for it. A group that
+// is not the ServerGroup's is refused (NotOwned) without a write; a template named after the ServerGroup
+// is deleted only if its tags name it.
 func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, error) {
 	const op = "DeleteAutoScalingGroup"
 	r, err := c.regionOf(op, sg)
@@ -607,6 +427,9 @@ func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, er
 		return false, err
 	}
 	if g != nil {
+		if err := cloud.Check(sg, groupObject(sg), groupOwner(g)); err != nil {
+			return false, err
+		}
 		if aws.ToString(g.Status) == statusDeleting {
 			return false, nil
 		}
@@ -619,10 +442,8 @@ func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, er
 		}
 		return false, nil
 	}
-	if sg.Spec.AWS != nil && sg.Spec.AWS.LaunchTemplate == nil {
-		if err := deleteOwnTemplate(ctx, r, sg); err != nil {
-			return false, err
-		}
+	if err := deleteOwnTemplate(ctx, r, sg); err != nil {
+		return false, err
 	}
 	return true, nil
 }

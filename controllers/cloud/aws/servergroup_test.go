@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
+	awsprovider "github.com/gennaker/gennaker/controllers/cloud/aws"
 	awssim "github.com/gennaker/gennaker/test/cloudsim/aws"
 )
 
@@ -44,6 +46,7 @@ func TestCreateAndObserveThroughTheLifecycle(t *testing.T) {
 		t.Errorf("disabled group: target groups %v, suspended %v", g.TargetGroupARNs, g.SuspendedProcesses)
 	}
 	wantTags := map[string]string{
+		"gennaker.io/managed-by":   "gennaker",
 		"gennaker.io/server-group": "team-a/web-main-v001",
 		"gennaker.io/uid":          "uid-web-main-v001",
 		"gennaker.io/cluster":      "web-main",
@@ -51,8 +54,13 @@ func TestCreateAndObserveThroughTheLifecycle(t *testing.T) {
 	if !maps.Equal(g.Tags, wantTags) {
 		t.Errorf("tags %v, want %v", g.Tags, wantTags)
 	}
-	if g.LaunchTemplateName != off.Name || g.LaunchTemplateVersion != "$Latest" {
-		t.Errorf("launch template %s %s", g.LaunchTemplateName, g.LaunchTemplateVersion)
+	if g.LaunchTemplateName != off.Name || g.LaunchTemplateVersion != "1" {
+		t.Errorf("launch template %s %s, want the template made for the group at version 1", g.LaunchTemplateName, g.LaunchTemplateVersion)
+	}
+	for _, lt := range e.sim.LaunchTemplates() {
+		if lt.Name == off.Name && !maps.Equal(lt.Tags, wantTags) {
+			t.Errorf("launch template tags %v, want %v", lt.Tags, wantTags)
+		}
 	}
 	if g.MinSize != 0 || g.MaxSize != 10 || g.DesiredCapacity != 2 || len(g.AvailabilityZones) != 2 {
 		t.Errorf("group %+v", g)
@@ -73,6 +81,12 @@ func TestCreateAndObserveThroughTheLifecycle(t *testing.T) {
 		}
 		if o.Traffic != sg.Spec.Traffic {
 			t.Errorf("%s: traffic %s", sg.Name, o.Traffic)
+		}
+		if o.Owner != cloud.OwnerOf(sg) {
+			t.Errorf("%s: owner %+v", sg.Name, o.Owner)
+		}
+		if lt := o.Status.AWS.LaunchTemplate; *lt != (v1alpha1.LaunchTemplate{Name: sg.Name, Version: "1"}) {
+			t.Errorf("%s: launch template in status %+v", sg.Name, lt)
 		}
 		if strings.Count(o.Unhealthy, ": Pending") != 2 {
 			t.Errorf("%s: unhealthy %q", sg.Name, o.Unhealthy)
@@ -135,104 +149,139 @@ func TestCreateIsIdempotent(t *testing.T) {
 // baseTemplate makes a launch template of someone else's, as a team would, with the SDK directly.
 func baseTemplate(t *testing.T, e *env, name string) {
 	t.Helper()
-	c := ec2.NewFromConfig(aws.Config{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(testKeyID, secretValue, ""),
-		BaseEndpoint: aws.String(e.srv.URL),
-		HTTPClient:   e.srv.Client(),
-	})
-	if _, err := c.CreateLaunchTemplate(e.ctx, &ec2.CreateLaunchTemplateInput{
+	if _, err := e.ec2().CreateLaunchTemplate(e.ctx, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(name),
-		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-base"), InstanceType: ec2types.InstanceTypeT3Micro},
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{
+			ImageId: aws.String("ami-base"), InstanceType: ec2types.InstanceTypeT3Micro,
+			KeyName: aws.String("ops"), SecurityGroupIds: []string{"sg-web"}, UserData: aws.String("IyEvYmluL3No"),
+		},
 	}); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// newVersion adds a version with another image to someone else's template, as its team would.
+func newVersion(t *testing.T, e *env, name, image string) {
+	t.Helper()
+	if _, err := e.ec2().CreateLaunchTemplateVersion(e.ctx, &ec2.CreateLaunchTemplateVersionInput{
+		LaunchTemplateName: aws.String(name),
+		SourceVersion:      aws.String("$Latest"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(image)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// templates returns the sim's launch templates by name.
+func (e *env) templates() map[string]awssim.LaunchTemplateView {
+	out := map[string]awssim.LaunchTemplateView{}
+	for _, lt := range e.sim.LaunchTemplates() {
+		out[lt.Name] = lt
+	}
+	return out
+}
+
+// A launch template named in the spec is used at a version number, resolved once; with an image or an
+// instance type, the group gets a template of its own made from that version, and the named template
+// never gets a new version.
 func TestCreateWithALaunchTemplate(t *testing.T) {
 	e := newEnv(t)
 	baseTemplate(t, e, "web-base")
-	versions := func() []awssim.LaunchTemplateVersionView {
-		for _, lt := range e.sim.LaunchTemplates() {
-			if lt.Name == "web-base" {
-				return lt.Versions
-			}
-		}
-		t.Fatal("no launch template web-base")
-		return nil
-	}
+	base := func() []awssim.LaunchTemplateVersionView { return e.templates()["web-base"].Versions }
 
-	// As it is.
+	// As it is: $Default and $Latest become the numbers they stand for.
 	asIs := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
 	asIs.Spec.AWS.ImageID, asIs.Spec.AWS.InstanceType = "", ""
 	asIs.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Default"}
 	e.create(asIs)
-	if g := e.group(asIs.Name); g.LaunchTemplateName != "web-base" || g.LaunchTemplateVersion != "$Default" {
-		t.Errorf("group template %s %s", g.LaunchTemplateName, g.LaunchTemplateVersion)
+	if g := e.group(asIs.Name); g.LaunchTemplateName != "web-base" || g.LaunchTemplateVersion != "1" {
+		t.Errorf("group template %s %s, want web-base 1", g.LaunchTemplateName, g.LaunchTemplateVersion)
 	}
-	if len(versions()) != 1 {
-		t.Errorf("versions %+v", versions())
+	newVersion(t, e, "web-base", "ami-base-2")
+	latest := serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
+	latest.Spec.AWS.ImageID, latest.Spec.AWS.InstanceType = "", ""
+	latest.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Latest"}
+	e.create(latest)
+	if g := e.group(latest.Name); g.LaunchTemplateVersion != "2" {
+		t.Errorf("group version %s, want 2", g.LaunchTemplateVersion)
+	}
+	if o := e.observe(latest); *o.Status.AWS.LaunchTemplate != (v1alpha1.LaunchTemplate{Name: "web-base", Version: "2"}) {
+		t.Errorf("status %+v", o.Status.AWS.LaunchTemplate)
 	}
 
-	// A new version from $Latest, with a crash between the version and the group.
-	img := serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
+	// Made again after a deletion behind the operator's back, with the version recorded in status: a
+	// version 3 made since does not reach it.
+	newVersion(t, e, "web-base", "ami-base-3")
+	latest.Status.AWS = e.observe(latest).Status.AWS
+	if _, err := e.asg().DeleteAutoScalingGroup(e.ctx, &autoscaling.DeleteAutoScalingGroupInput{AutoScalingGroupName: aws.String(latest.Name), ForceDelete: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(deleteDelay)
+	e.create(latest)
+	if g := e.group(latest.Name); g.LaunchTemplateVersion != "2" {
+		t.Errorf("group made again at version %s, want the pinned 2", g.LaunchTemplateVersion)
+	}
+
+	// With an image, from $Latest (now 3), with a crash between the template and the group.
+	img := serverGroup("web-main-v003", v1alpha1.TrafficEnabled, 1)
 	img.Spec.AWS.InstanceType = ""
 	img.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Latest"}
 	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
 	wantReason(t, "Create during an outage", e.client.Create(e.ctx, img), cloud.Unavailable)
 	e.sim.ClearFaults()
+	newVersion(t, e, "web-base", "ami-base-4") // $Latest moves between the crash and the repeat
 	e.create(img)
 	e.create(img)
-	v := versions()
-	if len(v) != 2 || v[1].ImageID != "ami-0abc1234" || v[1].InstanceType != "t3.micro" || v[1].Description != "team-a/web-main-v002" {
-		t.Errorf("versions %+v", v)
+	own := e.templates()[img.Name]
+	if len(own.Versions) != 1 {
+		t.Fatalf("the group's template has %d versions", len(own.Versions))
 	}
-	if g := e.group(img.Name); g.LaunchTemplateVersion != "2" {
-		t.Errorf("group version %s", g.LaunchTemplateVersion)
+	want := awssim.LaunchTemplateVersionView{
+		Number: 1, Description: "team-a/web-main-v003, from launch template web-base version 3",
+		ImageID: "ami-0abc1234", InstanceType: "t3.micro", KeyName: "ops", SecurityGroupIDs: []string{"sg-web"}, UserData: "IyEvYmluL3No",
+	}
+	if diff := cmp.Diff(want, own.Versions[0]); diff != "" {
+		t.Errorf("the group's template (-want +got):\n%s", diff)
+	}
+	if own.Tags[awsprovider.TagUID] != string(img.UID) {
+		t.Errorf("the group's template tags %v", own.Tags)
+	}
+	if g := e.group(img.Name); g.LaunchTemplateName != img.Name || g.LaunchTemplateVersion != "1" {
+		t.Errorf("group template %s %s", g.LaunchTemplateName, g.LaunchTemplateVersion)
 	}
 
-	// From a numbered version, again with a crash: the client token gives the same version back.
-	typ := serverGroup("web-main-v003", v1alpha1.TrafficEnabled, 1)
+	// With an instance type, from a numbered version.
+	typ := serverGroup("web-main-v004", v1alpha1.TrafficEnabled, 1)
 	typ.Spec.AWS.ImageID = ""
 	typ.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "1"}
-	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
-	wantReason(t, "Create during an outage", e.client.Create(e.ctx, typ), cloud.Unavailable)
-	e.sim.ClearFaults()
 	e.create(typ)
-	v = versions()
-	if len(v) != 3 || v[2].ImageID != "ami-base" || v[2].InstanceType != "m7g.large" {
-		t.Errorf("versions %+v", v)
-	}
-	if g := e.group(typ.Name); g.LaunchTemplateVersion != "3" {
-		t.Errorf("group version %s", g.LaunchTemplateVersion)
-	}
-
-	// From $Default, which is still version 1.
-	def := serverGroup("web-main-v004", v1alpha1.TrafficEnabled, 1)
-	def.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Default"}
-	e.create(def)
-	v = versions()
-	if len(v) != 4 || v[3].ImageID != "ami-0abc1234" || v[3].InstanceType != "m7g.large" {
+	if v := e.templates()[typ.Name].Versions; len(v) != 1 || v[0].ImageID != "ami-base" || v[0].InstanceType != "m7g.large" || v[0].KeyName != "ops" {
 		t.Errorf("versions %+v", v)
 	}
 
-	// Deleting these groups leaves the shared template alone.
-	for _, sg := range []*v1alpha1.ServerGroup{asIs, img, typ, def} {
+	// The named template never got a version from the operator.
+	if n := len(base()); n != 4 {
+		t.Errorf("web-base has %d versions, want the 4 its team made", n)
+	}
+	if n := e.sim.Calls()["ec2:CreateLaunchTemplateVersion"]; n != 3 {
+		t.Errorf("CreateLaunchTemplateVersion called %d times, all by the test", n)
+	}
+
+	// Deleting the groups deletes their own templates, and leaves the shared one alone.
+	all := []*v1alpha1.ServerGroup{asIs, latest, img, typ}
+	for _, sg := range all {
 		if _, err := e.client.Delete(e.ctx, sg); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.clock.Advance(deleteDelay)
-	for _, sg := range []*v1alpha1.ServerGroup{asIs, img, typ, def} {
+	for _, sg := range all {
 		if gone, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
 			t.Fatalf("Delete %s: %v %v", sg.Name, gone, err)
 		}
 	}
-	if len(versions()) != 4 {
-		t.Error("the shared template changed")
-	}
-	if n := e.sim.Calls()["ec2:DeleteLaunchTemplate"]; n != 0 {
-		t.Errorf("DeleteLaunchTemplate called %d times", n)
+	if lts := e.templates(); len(lts) != 1 || len(lts["web-base"].Versions) != 4 {
+		t.Errorf("templates left: %+v", lts)
 	}
 }
 
@@ -269,7 +318,7 @@ func TestCreateRefusesBadSpecs(t *testing.T) {
 	sg.Spec.Capacity = v1alpha1.Capacity{Min: 3, Max: 1, Desired: 2}
 	wantReason(t, "min above max", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
 
-	wantReason(t, "UpdateCapacity of a missing group", e.client.UpdateCapacity(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1)), cloud.NotFound)
+	wantReason(t, "UpdateCapacity of a missing group", e.client.UpdateCapacity(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.Capacity{Max: 1}), cloud.NotFound)
 	wantReason(t, "SetTraffic of a missing group", e.client.SetTraffic(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.TrafficEnabled), cloud.NotFound)
 }
 
