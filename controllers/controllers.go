@@ -26,6 +26,11 @@ type Options struct {
 	ServerGroupPoll time.Duration
 	// CloudMaxBackoff bounds the wait after a transient cloud error (default 1m).
 	CloudMaxBackoff time.Duration
+	// CloudSlowBackoff is the first wait after a cloud error only a person can fix, such as AccessDenied
+	// or NotOwned; it doubles up to 20 times that (default 30s, up to 10m).
+	CloudSlowBackoff time.Duration
+	// CloudTimeout bounds the cloud calls of one ServerGroup or CloudAccount reconcile (default 30s).
+	CloudTimeout time.Duration
 	// ExecutionWorkers is how many Executions are reconciled at once (default execution.DefaultWorkers).
 	ExecutionWorkers int
 	// ServerGroupWorkers is how many ServerGroups are reconciled at once (default
@@ -52,8 +57,9 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	// an assumed role's session.
 	clients := &cloud.Clients{Reader: c, APIReader: mgr.GetAPIReader(), Providers: o.Providers}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		&cloudaccount.Reconciler{Client: c, Clients: clients},
-		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, MaxBackoff: o.CloudMaxBackoff, Workers: o.ServerGroupWorkers},
+		&cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout},
+		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, MaxBackoff: o.CloudMaxBackoff,
+			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c},
 		execution.New(mgr, o.ExecutionWorkers),
 	} {

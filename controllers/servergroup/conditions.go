@@ -30,12 +30,12 @@ func healthReason(healthy bool) string {
 	return reasonNotHealthy
 }
 
-// healthMessage says how many of the desired instances are healthy, and names some that are not.
-func healthMessage(desired int32, obs cloud.Observation) string {
+// healthMessage says how many of the cloud's desired instances are healthy, and names some that are not.
+func healthMessage(obs cloud.Observation) string {
 	if !obs.Exists {
 		return "the cloud server group does not exist yet"
 	}
-	msg := fmt.Sprintf("%d/%d healthy, %d running", obs.Instances.Healthy, desired, obs.Instances.Running)
+	msg := fmt.Sprintf("%d/%d healthy, %d running", obs.Instances.Healthy, obs.Instances.Desired, obs.Instances.Running)
 	if obs.Unhealthy != "" {
 		msg += "; " + obs.Unhealthy
 	}
