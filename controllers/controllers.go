@@ -24,6 +24,9 @@ type Options struct {
 	Providers map[v1alpha1.Provider]cloud.Provider
 	// ServerGroupPoll is how often a converging server group is looked at (default 5s).
 	ServerGroupPoll time.Duration
+	// ServerGroupResync is how often a converged server group is looked at, so that a change made in the
+	// cloud shows (default 5m).
+	ServerGroupResync time.Duration
 	// CloudMaxBackoff bounds the wait after a transient cloud error (default 1m).
 	CloudMaxBackoff time.Duration
 	// CloudSlowBackoff is the first wait after a cloud error only a person can fix, such as AccessDenied
@@ -58,7 +61,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	clients := &cloud.Clients{Reader: c, APIReader: mgr.GetAPIReader(), Providers: o.Providers}
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
 		&cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout},
-		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, MaxBackoff: o.CloudMaxBackoff,
+		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
 			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c},
 		execution.New(mgr, o.ExecutionWorkers),
