@@ -4,14 +4,23 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -47,9 +56,10 @@ type awsEnv struct {
 func (a *awsEnv) manager() testenv.Manager {
 	return testenv.Manager{
 		Controllers: controllers.Options{
-			Providers:       map[v1alpha1.Provider]cloud.Provider{v1alpha1.ProviderAWS: &awscloud.Provider{MaxBackoff: 20 * time.Millisecond}},
-			ServerGroupPoll: 100 * time.Millisecond,
-			CloudMaxBackoff: 500 * time.Millisecond,
+			Providers:        map[v1alpha1.Provider]cloud.Provider{v1alpha1.ProviderAWS: &awscloud.Provider{MaxBackoff: 20 * time.Millisecond}},
+			ServerGroupPoll:  100 * time.Millisecond,
+			CloudMaxBackoff:  500 * time.Millisecond,
+			CloudSlowBackoff: 200 * time.Millisecond,
 		},
 		Log: a.logs,
 	}
@@ -108,7 +118,15 @@ func (a *awsEnv) createAccount(t *testing.T, name, endpoint, secret string, allo
 	if err := env.Client.Create(context.Background(), acc); err != nil {
 		t.Fatalf("creating account %s: %v", name, err)
 	}
-	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), acc) })
+	t.Cleanup(func() { deleteAccount(acc) })
+}
+
+// deleteAccount deletes an account once the test's manager is gone, with it the controller that would
+// release its in-use finalizer.
+func deleteAccount(acc *v1alpha1.CloudAccount) {
+	ctx := context.Background()
+	_ = env.Client.Patch(ctx, acc, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+	_ = env.Client.Delete(ctx, acc)
 }
 
 // serverGroup makes a ServerGroup of cluster shop-main in the account, as a person would: without the
@@ -190,4 +208,87 @@ func (a *awsEnv) healthyTargets() int {
 		}
 	}
 	return n
+}
+
+// sdk is an AWS SDK configuration for the simulator, as a team with its own tools (or EKS, or a person at
+// the console) has: what it does there, the operator did not do.
+func (a *awsEnv) sdk() aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, ""),
+		BaseEndpoint: aws.String(a.srv.URL),
+		HTTPClient:   a.srv.Client(),
+	}
+}
+
+func (a *awsEnv) asg() *autoscaling.Client { return autoscaling.NewFromConfig(a.sdk()) }
+func (a *awsEnv) ec2() *ec2.Client         { return ec2.NewFromConfig(a.sdk()) }
+
+// baseTemplate makes a team's launch template, with one version.
+func (a *awsEnv) baseTemplate(t *testing.T, name, image string) {
+	t.Helper()
+	if _, err := a.ec2().CreateLaunchTemplate(context.Background(), &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String(name),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(image), InstanceType: ec2types.InstanceTypeM7gLarge},
+	}); err != nil {
+		t.Fatalf("creating launch template %s: %v", name, err)
+	}
+}
+
+// templateVersion adds a version with another image to a team's launch template, as the team would.
+func (a *awsEnv) templateVersion(t *testing.T, name, image string) {
+	t.Helper()
+	if _, err := a.ec2().CreateLaunchTemplateVersion(context.Background(), &ec2.CreateLaunchTemplateVersionInput{
+		LaunchTemplateName: aws.String(name), SourceVersion: aws.String("$Latest"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(image)},
+	}); err != nil {
+		t.Fatalf("adding a version to launch template %s: %v", name, err)
+	}
+}
+
+// handMadeGroup makes an Auto Scaling group of 2 (min 1, max 3) from a template of its own, with tags.
+func (a *awsEnv) handMadeGroup(t *testing.T, name string, tags map[string]string) {
+	t.Helper()
+	a.baseTemplate(t, name+"-lt", "ami-0handmade00000000")
+	var ts []asgtypes.Tag
+	for k, v := range tags {
+		ts = append(ts, asgtypes.Tag{Key: aws.String(k), Value: aws.String(v), PropagateAtLaunch: aws.Bool(true)})
+	}
+	if _, err := a.asg().CreateAutoScalingGroup(context.Background(), &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(name),
+		LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name + "-lt"), Version: aws.String("1")},
+		MinSize:              aws.Int32(1), MaxSize: aws.Int32(3), DesiredCapacity: aws.Int32(2),
+		VPCZoneIdentifier: aws.String("subnet-0a"),
+		Tags:              ts,
+	}); err != nil {
+		t.Fatalf("creating Auto Scaling group %s: %v", name, err)
+	}
+}
+
+// deleteASG force-deletes an Auto Scaling group behind the operator's back.
+func (a *awsEnv) deleteASG(t *testing.T, name string) {
+	t.Helper()
+	if _, err := a.asg().DeleteAutoScalingGroup(context.Background(), &autoscaling.DeleteAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String(name), ForceDelete: aws.Bool(true),
+	}); err != nil {
+		t.Fatalf("deleting Auto Scaling group %s: %v", name, err)
+	}
+}
+
+// writes keeps the calls that are not reads.
+func writes(calls map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range calls {
+		if _, op, _ := strings.Cut(k, ":"); !strings.HasPrefix(op, "Describe") && op != "GetCallerIdentity" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// gone says whether an object is gone from the API server.
+func gone(obj client.Object) func() bool {
+	return func() bool {
+		return apierrors.IsNotFound(env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj.DeepCopyObject().(client.Object)))
+	}
 }
