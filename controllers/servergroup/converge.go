@@ -33,7 +33,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 		if err != nil {
 			return r.failed(ctx, sg, "", err)
 		}
-		if adopt {
+		if adopt && !obs.Deleting {
 			if err := c.Adopt(cctx, sg); err != nil {
 				return r.failed(ctx, sg, "", err)
 			}
