@@ -7,20 +7,11 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
-)
-
-// Reasons a CloudAccount's credentials cannot be resolved, before any cloud call.
-const (
-	ReasonSecretNotFound      Reason = "SecretNotFound"
-	ReasonSecretKeyNotFound   Reason = "SecretKeyNotFound"
-	ReasonInvalidCredentials  Reason = "InvalidCredentials"
-	ReasonProviderUnsupported Reason = "ProviderNotSupported"
 )
 
 // Clients builds a Client per CloudAccount and keeps it while neither the account's spec nor its Secret
@@ -102,31 +93,4 @@ func (c *Clients) Forget(account string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.cache, account)
-}
-
-// credentials reads the account's Secret key; a Workload account has none.
-func (c *Clients) credentials(ctx context.Context, account *v1alpha1.CloudAccount) (Credentials, error) {
-	ref := account.Spec.Credentials.SecretRef
-	if account.Spec.Credentials.Source != v1alpha1.CredentialSourceSecret || ref == nil {
-		return Credentials{}, nil
-	}
-	var s corev1.Secret
-	if err := c.APIReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, &s); err != nil {
-		return Credentials{}, secretError(ref, err)
-	}
-	b, ok := s.Data[ref.Key]
-	if !ok || len(b) == 0 {
-		return Credentials{}, &Error{Reason: ReasonSecretKeyNotFound, Op: "ReadSecret",
-			Err: fmt.Errorf("secret %s/%s has no key %q (spec.credentials.secretRef.key)", ref.Namespace, ref.Name, ref.Key)}
-	}
-	return NewCredentials(b), nil
-}
-
-// secretError names the Secret and the field that points at it, never its content.
-func secretError(ref *v1alpha1.SecretKeyRef, err error) error {
-	if apierrors.IsNotFound(err) {
-		return &Error{Reason: ReasonSecretNotFound, Op: "ReadSecret",
-			Err: fmt.Errorf("secret %s/%s not found (spec.credentials.secretRef)", ref.Namespace, ref.Name)}
-	}
-	return &Error{Reason: Unknown, Op: "ReadSecret", Err: fmt.Errorf("reading secret %s/%s: %w", ref.Namespace, ref.Name, err)}
 }

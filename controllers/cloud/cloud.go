@@ -70,23 +70,3 @@ type Observation struct {
 	// made again uses what the first one did.
 	Status v1alpha1.CloudServerGroupStatus
 }
-
-// Credentials are the bytes of a Secret-sourced account's key: an AWS credentials block, a GCP
-// service-account key, an Azure client secret. They print as [redacted], so no log line, error or
-// status can carry them by accident.
-type Credentials struct{ secret []byte }
-
-// NewCredentials wraps a Secret's value.
-func NewCredentials(b []byte) Credentials { return Credentials{secret: b} }
-
-// Bytes returns the secret. Only a Provider reads it.
-func (c Credentials) Bytes() []byte { return c.secret }
-
-// Empty says there is no secret: a Workload account.
-func (c Credentials) Empty() bool { return len(c.secret) == 0 }
-
-// String hides the secret from fmt's %v and %s.
-func (Credentials) String() string { return "[redacted]" }
-
-// GoString hides the secret from fmt's %#v.
-func (Credentials) GoString() string { return "[redacted]" }
