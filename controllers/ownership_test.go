@@ -155,3 +155,31 @@ func TestServerGroupOrphanThenAdopt(t *testing.T) {
 	g.Expect(a.sim.Groups()).To(BeEmpty())
 	g.Expect(a.sim.LaunchTemplates()).To(BeEmpty())
 }
+
+// Orphan needs no account: a ServerGroup that made a cloud group in an account since gone still goes,
+// where Delete would keep it, since nothing could delete its cloud group.
+func TestServerGroupOrphanWithoutAccount(t *testing.T) {
+	g := testenv.NewWithT(t)
+	a := setupAWS(t, true)
+	sg := &v1alpha1.ServerGroup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "shop-main-v000"},
+		Spec: v1alpha1.ServerGroupSpec{
+			Application: "shop", Stack: "main", Account: "gone-account", Region: "us-east-1",
+			Capacity:       v1alpha1.Capacity{Max: 1, Desired: 1},
+			DeletionPolicy: v1alpha1.DeletionOrphan,
+			CloudServerGroup: v1alpha1.CloudServerGroup{AWS: &v1alpha1.AWSServerGroup{ImageID: "ami-0abc1234def567890"}},
+		},
+	}
+	g.Expect(env.Client.Create(context.Background(), sg)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(cond(getGroup(g, a.ns, sg.Name), v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonAccountNotFound))
+	}).Should(Succeed())
+	// What a group that reached the cloud before its account went looks like.
+	cur := getGroup(g, a.ns, sg.Name)
+	cur.Status.ProviderID = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0:autoScalingGroupName/shop-main-v000"
+	g.Expect(env.Client.Status().Update(context.Background(), cur)).To(Succeed())
+
+	g.Expect(env.Client.Delete(context.Background(), sg)).To(Succeed())
+	g.Eventually(gone(sg)).Should(BeTrue())
+	g.Expect(reasons(g, a.ns, sg.Name)).To(ContainElement("Orphaned"))
+}
