@@ -165,8 +165,8 @@ func TestServerGroupOrphanWithoutAccount(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "shop-main-v000"},
 		Spec: v1alpha1.ServerGroupSpec{
 			Application: "shop", Stack: "main", Account: "gone-account", Region: "us-east-1",
-			Capacity:       v1alpha1.Capacity{Max: 1, Desired: 1},
-			DeletionPolicy: v1alpha1.DeletionOrphan,
+			Capacity:         v1alpha1.Capacity{Max: 1, Desired: 1},
+			DeletionPolicy:   v1alpha1.DeletionOrphan,
 			CloudServerGroup: v1alpha1.CloudServerGroup{AWS: &v1alpha1.AWSServerGroup{ImageID: "ami-0abc1234def567890"}},
 		},
 	}
