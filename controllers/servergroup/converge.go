@@ -39,7 +39,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 			}
 			now := metav1.Now()
 			adoptedAt = &now
-			r.event(sg, corev1.EventTypeNormal, EventAdopted, "Adopt", "took over the cloud server group, whose tags named %s (annotation %s)", obs.Owner, v1alpha1.AnnotationAdopt)
+			r.event(sg, corev1.EventTypeNormal, EventAdopted, "Adopt", "took over the cloud server group (%s), as annotation %s asks", obs.Owner, v1alpha1.AnnotationAdopt)
 		}
 	}
 
