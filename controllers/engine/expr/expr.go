@@ -16,6 +16,7 @@
 package expr
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,8 @@ const (
 type Option func(*options)
 
 type options struct {
-	vars []variable
+	vars   []variable
+	escape escaping
 }
 
 type variable struct {
@@ -330,6 +332,7 @@ func formatIssues(iss *cel.Issues) string {
 type Template struct {
 	source string
 	parts  []part
+	escape escaping
 }
 
 // part is a literal or an expression of a template.
@@ -338,13 +341,23 @@ type part struct {
 	expr    *Expression
 }
 
-// ParseTemplate parses s and compiles its expressions in the standard environment extended by opts.
+// ParseTemplate parses s and compiles its expressions in the standard environment extended by opts. With
+// EscapeJSON or EscapeURL among opts, values are escaped for where they land (see those options).
 func ParseTemplate(s string, opts ...Option) (*Template, error) {
 	e, err := cachedEnv(opts)
 	if err != nil {
 		return nil, err
 	}
-	return e.ParseTemplate(s)
+	t, err := e.ParseTemplate(s)
+	if err != nil {
+		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	t.escape = o.escape
+	return t, nil
 }
 
 // ParseTemplate parses s and compiles its expressions. It fails on a ${ that is never closed and on an
@@ -467,7 +480,8 @@ func (t *Template) refs(f func(*Expression) []string) []string {
 
 // Render evaluates the expressions and joins the parts. A string is inserted as is; a number, bool,
 // timestamp or duration as CEL's string() gives it; null as nothing; a list or map as JSON, so that a
-// webhook body can carry a stage's outputs whole.
+// webhook body can carry a stage's outputs whole. A template parsed with EscapeJSON or EscapeURL then
+// escapes that text for its place in what was rendered before it.
 func (t *Template) Render(vars Vars) (string, error) {
 	var b strings.Builder
 	for _, p := range t.parts {
@@ -479,7 +493,7 @@ func (t *Template) Render(vars Vars) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		s, err := toString(val)
+		s, err := t.escape.insert(b.String(), val)
 		if err != nil {
 			return "", fmt.Errorf("${%s}: %w", p.expr.source, err)
 		}
@@ -499,19 +513,26 @@ func toString(val ref.Val) (string, error) {
 	}
 	switch val.(type) {
 	case traits.Lister, traits.Mapper:
-		native, err := val.ConvertToNative(jsonValueType)
-		if err != nil {
-			return "", err
-		}
-		out, err := json.Marshal(native.(*structpb.Value).AsInterface())
-		if err != nil {
-			return "", err
-		}
-		return string(out), nil
+		return listOrMapJSON(val, true)
 	}
 	s := val.ConvertToType(types.StringType)
 	if types.IsError(s) {
 		return "", fmt.Errorf("cannot render a %s as a string", val.Type().TypeName())
 	}
 	return string(s.(types.String)), nil
+}
+
+// listOrMapJSON renders a CEL list or map as JSON, escaping <, > and & as json.Marshal does when escapeHTML.
+func listOrMapJSON(val ref.Val, escapeHTML bool) (string, error) {
+	native, err := val.ConvertToNative(jsonValueType)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	if err := enc.Encode(native.(*structpb.Value).AsInterface()); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
