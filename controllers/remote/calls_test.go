@@ -58,7 +58,9 @@ func (w *woken) list() []types.NamespacedName {
 	return append([]types.NamespacedName(nil), w.owners...)
 }
 
-func key(run string, attempt string) Key { return Key{Run: types.UID(run), Stage: "notify", Attempt: attempt} }
+func key(run string, attempt string) Key {
+	return Key{Run: types.UID(run), Stage: "notify", Attempt: attempt}
+}
 
 func request(k Key, do func(context.Context) string) Request[string] {
 	return Request[string]{Key: k, Owner: types.NamespacedName{Namespace: "shop", Name: string(k.Run)}, Do: do}
