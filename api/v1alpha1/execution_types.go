@@ -16,6 +16,10 @@ const (
 	// ConditionJudged is set on a stage's status when its judgment is recorded; the reason is the decision
 	// (Continue or Stop), the message says who decided, when, the input and the comment.
 	ConditionJudged = "Judged"
+	// ConditionAwaitingResponse is True on a webhook stage's status while a request it handed over (the
+	// call, reason Call, or a poll, reason Poll) has not been answered; the message names the request, its
+	// URL shortened. It is removed once the answer is recorded in the stage's status.
+	ConditionAwaitingResponse = "AwaitingResponse"
 )
 
 // Annotations that say what started an Execution. An Execution without AnnotationTrigger was started by
