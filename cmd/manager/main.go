@@ -32,6 +32,10 @@ func main() {
 		"How many Executions are reconciled at once.")
 	flag.IntVar(&o.ServerGroupWorkers, "server-group-workers", servergroup.DefaultWorkers,
 		"How many ServerGroups are reconciled at once (each reconcile waits on the cloud's API).")
+	flag.DurationVar(&o.CloudTimeout, "cloud-timeout", 0,
+		"Bound on the cloud calls of one ServerGroup or CloudAccount reconcile (0: 30s).")
+	flag.DurationVar(&o.CloudSlowBackoff, "cloud-slow-backoff", 0,
+		"First wait before retrying a cloud error only a person can fix, such as AccessDenied or NotOwned; it doubles up to 20 times that (0: 30s).")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
 		"Address of the Prometheus metrics endpoint, such as :8443 (https) or :8080 (http); 0 turns it off.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", true,

@@ -403,10 +403,11 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 func warmUp(b *testing.B, ns, account string) {
 	b.Helper()
 	ctx := context.Background()
-	if err := env.Client.Create(ctx, newServerGroup(ns, "bench-main-warmup-v000", account)); err != nil {
+	const name = "bench-main-warmup-v000"
+	if err := env.Client.Create(ctx, newServerGroup(ns, name, account)); err != nil {
 		b.Fatalf("creating the warm-up group: %v", err)
 	}
-	key := types.NamespacedName{Namespace: ns, Name: "warm-up"}
+	key := types.NamespacedName{Namespace: ns, Name: name}
 	poll := func(what string, done func(err error, sg *v1alpha1.ServerGroup) bool) {
 		var sg v1alpha1.ServerGroup
 		deadline := time.Now().Add(testenv.EventuallyTimeout)
@@ -419,7 +420,7 @@ func warmUp(b *testing.B, ns, account string) {
 		b.Fatalf("the warm-up group did not %s within %s: conditions %v", what, testenv.EventuallyTimeout, sg.Status.Conditions)
 	}
 	poll("converge", func(err error, sg *v1alpha1.ServerGroup) bool { return err == nil && converged(sg) })
-	if err := env.Client.Delete(ctx, &v1alpha1.ServerGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "warm-up"}}); err != nil {
+	if err := env.Client.Delete(ctx, &v1alpha1.ServerGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
 		b.Fatalf("deleting the warm-up group: %v", err)
 	}
 	poll("go", func(err error, _ *v1alpha1.ServerGroup) bool { return apierrors.IsNotFound(err) })
