@@ -117,6 +117,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		observe(&ex)
 		return ctrl.Result{}, r.write(ctx, read, &ex)
 	}
+	recordWho(&ex)
 	now := r.Clock.Now()
 	var res engine.Result
 	if ex.Status.Phase == "" || ex.Status.Phase == v1alpha1.ExecutionQueued {

@@ -1,0 +1,40 @@
+package execution
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// recordWho copies what started the run, and who canceled it, from the annotations into the status, where
+// `kubectl get` and `kubectl describe` show them. The who-annotations are stamped by the admission webhook
+// from the API server's request, so the status never repeats what a request body claimed.
+func recordWho(ex *v1alpha1.Execution) {
+	ann := ex.GetAnnotations()
+	t := &v1alpha1.ExecutionTrigger{
+		Type:            v1alpha1.TriggerManual,
+		User:            ann[v1alpha1.AnnotationCreatedBy],
+		ParentExecution: ann[v1alpha1.AnnotationParentExecution],
+		ParentStage:     ann[v1alpha1.AnnotationParentStage],
+	}
+	if typ := ann[v1alpha1.AnnotationTrigger]; typ != "" {
+		t.Type = typ
+	}
+	if at, err := time.Parse(time.RFC3339, ann[v1alpha1.AnnotationScheduledTime]); err == nil {
+		t.ScheduledTime = &metav1.Time{Time: at}
+	}
+	// Compared by value, so that an unchanged trigger makes no status write.
+	if ex.Status.Trigger == nil || !sameTrigger(ex.Status.Trigger, t) {
+		ex.Status.Trigger = t
+	}
+	if ex.Spec.Cancel {
+		ex.Status.CanceledBy = ann[v1alpha1.AnnotationCanceledBy]
+	}
+}
+
+func sameTrigger(a, b *v1alpha1.ExecutionTrigger) bool {
+	return a.Type == b.Type && a.User == b.User && a.ParentExecution == b.ParentExecution &&
+		a.ParentStage == b.ParentStage && a.ScheduledTime.Equal(b.ScheduledTime)
+}
