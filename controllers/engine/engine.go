@@ -126,19 +126,37 @@ func (s *step) run(ctx context.Context) {
 func (s *step) check(ctx context.Context, name string) {
 	st := s.status(name)
 	spec := s.specs[name]
-	if d, _ := spec.Timeout.Duration(); d > 0 && st.StartTime != nil && !s.now.Before(st.StartTime.Add(d)) && !s.decidedBefore(name, st.StartTime.Add(d)) {
+	if d := Timeout(spec); d > 0 && st.StartTime != nil && !s.now.Before(st.StartTime.Add(d)) && !s.decidedBefore(name, st.StartTime.Add(d)) {
 		run := s.stageRun(name)
 		if err := s.impl(spec).Cancel(ctx, run); err != nil {
 			s.res.Err = fmt.Errorf("stage %s timed out, and stopping it failed: %w", name, err)
 			return
 		}
 		before := *st.DeepCopy()
-		run.Fail(fmt.Sprintf("timed out after %s", spec.Timeout))
+		limit := string(spec.Timeout)
+		if limit == "" {
+			limit = "2h, the default timeout of a deploy stage"
+		}
+		run.Fail("timed out after " + limit)
 		s.transition(&before, st)
 		s.afterFailure(st)
 		return
 	}
 	s.call(ctx, name, Stage.Check)
+}
+
+// DefaultDeployTimeout is the timeout of a deploy stage that sets none: a group that never becomes healthy
+// must still end in a failure, so that a red/black with rollbackOnFailure rolls back.
+const DefaultDeployTimeout = 2 * time.Hour
+
+// Timeout is how long a stage may run: its timeout, or DefaultDeployTimeout for a deploy stage without
+// one; zero means no limit.
+func Timeout(spec *v1alpha1.Stage) time.Duration {
+	if spec.Timeout == "" && spec.Deploy != nil {
+		return DefaultDeployTimeout
+	}
+	d, _ := spec.Timeout.Duration()
+	return d
 }
 
 // decidedBefore says whether a person decided the stage before deadline: then Check applies the decision
@@ -348,7 +366,7 @@ func (s *step) scheduleNext() {
 			consider(st.NextCheckTime.Time)
 		}
 		if st.Phase == v1alpha1.StageRunning || st.Phase == v1alpha1.StageWaitingForJudgment {
-			if d, _ := s.specs[st.Name].Timeout.Duration(); d > 0 && st.StartTime != nil {
+			if d := Timeout(s.specs[st.Name]); d > 0 && st.StartTime != nil {
 				consider(st.StartTime.Add(d))
 			}
 		}

@@ -118,3 +118,46 @@ type done struct{}
 func (done) Start(_ context.Context, s *StageRun) error { s.Succeed("done"); return nil }
 func (done) Check(context.Context, *StageRun) error     { return nil }
 func (done) Cancel(context.Context, *StageRun) error    { return nil }
+
+// cancels counts Cancel calls and never finishes by itself, as a deploy waiting on a group that never
+// becomes healthy.
+type cancels struct{ n *int }
+
+func (cancels) Start(_ context.Context, s *StageRun) error {
+	s.Running("waiting", time.Time{})
+	return nil
+}
+func (cancels) Check(context.Context, *StageRun) error    { return nil }
+func (c cancels) Cancel(context.Context, *StageRun) error { *c.n++; return nil }
+
+// A deploy stage without a timeout still times out, after DefaultDeployTimeout, and is canceled (which
+// rolls a red/black back); the run asks to be woken at that deadline. Other stage types have no default.
+func TestDeployWithoutTimeoutGetsTheDefault(t *testing.T) {
+	n := 0
+	e := &Engine{Stages: Stages{"deploy": cancels{&n}, "wait": cancels{&n}}}
+	ex := run(
+		v1alpha1.Stage{Name: "deploy", StageType: v1alpha1.StageType{Deploy: &v1alpha1.DeployStage{}}},
+		v1alpha1.Stage{Name: "soak", StageType: v1alpha1.StageType{Wait: &v1alpha1.WaitStage{Duration: "9h"}}},
+	)
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	res := e.Step(context.Background(), ex, t0, nil)
+	if res.Err != nil || res.RequeueAfter != DefaultDeployTimeout {
+		t.Fatalf("want a wake-up at the default deploy timeout, got %s (%v)", res.RequeueAfter, res.Err)
+	}
+	e.Step(context.Background(), ex, t0.Add(DefaultDeployTimeout-time.Second), nil)
+	if ex.Status.Stages[0].Phase != v1alpha1.StageRunning {
+		t.Fatalf("the deploy must still run just before 2h, got %s", ex.Status.Stages[0].Phase)
+	}
+	res = e.Step(context.Background(), ex, t0.Add(DefaultDeployTimeout), nil)
+	st := ex.Status.Stages[0]
+	if st.Phase != v1alpha1.StageFailed || st.Message != "timed out after 2h, the default timeout of a deploy stage" {
+		t.Fatalf("want the deploy failed by the default timeout, got %s %q", st.Phase, st.Message)
+	}
+	// The deploy was canceled by its timeout, the wait by the run failing; the wait had no timeout of its own.
+	if n != 2 || ex.Status.Phase != v1alpha1.ExecutionFailed || ex.Status.Stages[1].Message == "timed out after 9h" {
+		t.Fatalf("want both canceled and the run failed, got %d cancels, %s, %+v", n, ex.Status.Phase, ex.Status.Stages[1])
+	}
+	if Timeout(&v1alpha1.Stage{Timeout: "5m", StageType: v1alpha1.StageType{Deploy: &v1alpha1.DeployStage{}}}) != 5*time.Minute {
+		t.Fatal("a deploy's own timeout must win over the default")
+	}
+}
