@@ -420,3 +420,36 @@ func waitFor(s *engine.StageRun, msg string, next time.Time) {
 	}
 	s.Running(msg, next)
 }
+
+// clusterOf is the cluster a group belongs to: its cluster label (or the one its Frigga name fields
+// give), account and region.
+func clusterOf(g *v1alpha1.ServerGroup) cluster {
+	name := g.Labels[v1alpha1.LabelCluster]
+	if name == "" {
+		name = v1alpha1.ClusterName(g.Spec.Application, g.Spec.Stack, g.Spec.Detail)
+	}
+	return cluster{Namespace: g.Namespace, Name: name, Account: g.Spec.Account, Region: g.Spec.Region}
+}
+
+// lastEnabled returns why taking g out of traffic (disabling or destroying it) would leave its cluster with
+// no enabled server group, or "" when another group of the cluster is enabled or g is not: Spinnaker's
+// guard against an outage made by a pipeline. field is the stage's type, for the message. It reads past
+// the cache, so that a group enabled a moment ago by another stage counts.
+func (c serverGroups) lastEnabled(ctx context.Context, field string, g *v1alpha1.ServerGroup) (string, error) {
+	if !inUse(g) || deleting(g) {
+		return "", nil
+	}
+	cl := clusterOf(g)
+	groups, err := cl.list(ctx, c.live())
+	if err != nil {
+		return "", err
+	}
+	for i := range groups {
+		o := &groups[i]
+		if o.Name != g.Name && !deleting(o) && o.Spec.Traffic == v1alpha1.TrafficEnabled {
+			return "", nil
+		}
+	}
+	return fmt.Sprintf("%s: %s is the last enabled server group of %s in namespace %s; set allowLastEnabled: true to take it out anyway",
+		field, g.Name, cl, g.Namespace), nil
+}

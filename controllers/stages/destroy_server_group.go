@@ -13,7 +13,8 @@ import (
 
 // DestroyServerGroup is the destroyServerGroup stage: it deletes one ServerGroup and waits until the
 // object is gone, which its finalizer allows only once the cloud group is. The group is deleted whatever
-// its traffic: disable it in an earlier stage to drain it first.
+// its traffic: disable it in an earlier stage to drain it first. It fails, deleting nothing, when the
+// group is the last enabled one of its cluster (see lastEnabled), unless allowLastEnabled is set.
 //
 // The target is resolved once, at Start (a group already being deleted may be named), and recorded as
 // the output serverGroup. Cancel stops waiting; a deletion cannot be taken back.
@@ -44,6 +45,17 @@ func (d DestroyServerGroup) Check(ctx context.Context, s *engine.StageRun) error
 }
 
 func (d DestroyServerGroup) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
+	if !s.Spec.DestroyServerGroup.AllowLastEnabled {
+		// A group already being deleted passes: the guard is for the deletion this stage would make.
+		msg, err := d.one().lastEnabled(ctx, "destroyServerGroup", g)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			s.Fail(msg)
+			return nil
+		}
+	}
 	err := d.one().delete(ctx, s, g)
 	switch {
 	case apierrors.IsNotFound(err):

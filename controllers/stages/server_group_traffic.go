@@ -20,6 +20,9 @@ import (
 // and recorded as the output serverGroup; the Checks follow that group even if the cluster changes. The
 // desired traffic is applied again on every Check until the stage is done. Cancel stops waiting and
 // changes nothing back.
+//
+// disableServerGroup fails, changing nothing, when its group is the last enabled one of its cluster
+// (see lastEnabled), unless allowLastEnabled is set.
 type ServerGroupTraffic struct {
 	Client client.Client
 	// APIReader reads past the cache.
@@ -59,6 +62,17 @@ func (t ServerGroupTraffic) Check(ctx context.Context, s *engine.StageRun) error
 }
 
 func (t ServerGroupTraffic) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
+	if t.Traffic == v1alpha1.TrafficDisabled && g.Spec.Traffic != v1alpha1.TrafficDisabled && !s.Spec.DisableServerGroup.AllowLastEnabled {
+		// Checked only before the group's spec is changed: once it is, the stage only waits.
+		msg, err := t.one().lastEnabled(ctx, "disableServerGroup", g)
+		if err != nil {
+			return err
+		}
+		if msg != "" {
+			s.Fail(msg)
+			return nil
+		}
+	}
 	if done, err := patchOrFail(ctx, t.one().serverGroups, s, g, setTraffic(t.Traffic)); done || err != nil {
 		return err
 	}

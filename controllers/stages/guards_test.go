@@ -1,0 +1,56 @@
+package stages
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// disableServerGroup and destroyServerGroup refuse to take the last enabled group of a cluster out of
+// traffic, naming the cluster and the group, and change nothing; allowLastEnabled lets them. A group of
+// the same cluster in another region does not count as enabled.
+func TestLastEnabledGuard(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	api := newFakeAPI(t)
+	api.existing("shop-main-v000", v1alpha1.TrafficDisabled, 0)
+	api.existing("shop-main-v001", v1alpha1.TrafficEnabled, 3)
+	other := sg("shop-main-v002", fakeT0)
+	other.Namespace = api.ns
+	other.Spec.Region = "eu-west-1"
+	other.Spec.Traffic = v1alpha1.TrafficEnabled
+	g.Expect(api.c.Create(ctx, &other)).To(Succeed())
+	all := All(api.deps())
+	const refused = "shop-main-v001 is the last enabled server group of cluster shop-main in aws-prod/us-east-1 in namespace shop; set allowLastEnabled: true to take it out anyway"
+	before := api.state()
+
+	dis := stageRun(serverGroupStage("disable", v1alpha1.StageType{DisableServerGroup: &v1alpha1.DisableServerGroupStage{
+		ServerGroupTarget: clusterTarget(v1alpha1.TargetNewest)}}))
+	g.Expect(all["disableServerGroup"].Start(ctx, dis)).To(Succeed())
+	g.Expect(dis.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(dis.Status.Message).To(Equal("disableServerGroup: " + refused))
+
+	de := stageRun(serverGroupStage("destroy", v1alpha1.StageType{DestroyServerGroup: &v1alpha1.DestroyServerGroupStage{
+		ServerGroupTarget: v1alpha1.ServerGroupTarget{ServerGroup: "shop-main-v001"}}}))
+	g.Expect(all["destroyServerGroup"].Start(ctx, de)).To(Succeed())
+	g.Expect(de.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(de.Status.Message).To(Equal("destroyServerGroup: " + refused))
+	g.Expect(api.state()).To(Equal(before), "a refused stage changes nothing")
+
+	// The disabled v000 may go: the cluster keeps v001.
+	old := stageRun(serverGroupStage("destroy", v1alpha1.StageType{DestroyServerGroup: &v1alpha1.DestroyServerGroupStage{
+		ServerGroupTarget: clusterTarget(v1alpha1.TargetOldest)}}))
+	g.Expect(all["destroyServerGroup"].Start(ctx, old)).To(Succeed())
+	g.Expect(old.Status.Phase).To(Equal(v1alpha1.StageRunning), old.Status.Message)
+
+	// With allowLastEnabled the stage goes ahead.
+	dis = stageRun(serverGroupStage("disable", v1alpha1.StageType{DisableServerGroup: &v1alpha1.DisableServerGroupStage{
+		ServerGroupTarget: clusterTarget(v1alpha1.TargetNewest), AllowLastEnabled: true}}))
+	g.Expect(all["disableServerGroup"].Start(ctx, dis)).To(Succeed())
+	checkUntilDone(g, api, all["disableServerGroup"], dis)
+	g.Expect(dis.Status.Phase).To(Equal(v1alpha1.StageSucceeded), dis.Status.Message)
+	g.Expect(api.state()).To(HaveKeyWithValue("shop-main-v001", "Disabled/3"))
+}
