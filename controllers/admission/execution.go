@@ -1,0 +1,266 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// +kubebuilder:webhook:path=/mutate-delivery-gennaker-io-v1alpha1-execution,mutating=true,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=mexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
+// +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
+
+// Annotations only the operator may set on the runs it creates: a person's run cannot claim a cron trigger
+// or a parent stage started it.
+var operatorAnnotations = []string{
+	v1alpha1.AnnotationTrigger, v1alpha1.AnnotationScheduledTime, v1alpha1.AnnotationTriggerIndex,
+	v1alpha1.AnnotationParentExecution, v1alpha1.AnnotationParentStage,
+}
+
+// executionStamper records who, from the API server's account of the request: judgedBy, judgedGroups and
+// judgedAt on every judgment the request adds, and the created-by and canceled-by annotations. Whatever the
+// request body said of them is overwritten; stamps already recorded are kept as they were.
+type executionStamper struct {
+	decoder  admission.Decoder
+	operator string
+	now      func() time.Time
+}
+
+func (h *executionStamper) Handle(_ context.Context, req admission.Request) admission.Response {
+	var ex, old v1alpha1.Execution
+	if err := decode(h.decoder, req, &ex, &old); err != nil {
+		return decodeError(err)
+	}
+	if req.Operation != admissionv1.Update {
+		old = v1alpha1.Execution{}
+	}
+	user := req.UserInfo
+	now := metav1.NewTime(h.now().Truncate(time.Second))
+	stampJudgments(&ex, &old, user, now)
+	stampAnnotations(&ex, &old, req.Operation == admissionv1.Create, user.Username, h.operator)
+	raw, err := json.Marshal(&ex)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// stampJudgments stamps the judgments the request adds (or changes: the validating webhook refuses those)
+// and puts back the recorded stamps of the others, so that a client that re-sends a judgment without them
+// (kubectl apply of the whole spec) does not look like it changed the decision.
+func stampJudgments(ex, old *v1alpha1.Execution, user authenticationv1.UserInfo, now metav1.Time) {
+	for name, j := range ex.Spec.Judgments {
+		if was, ok := old.Spec.Judgments[name]; ok && sameDecision(was, j) {
+			j.JudgedBy, j.JudgedGroups, j.JudgedAt = was.JudgedBy, was.JudgedGroups, was.JudgedAt
+		} else {
+			j.JudgedBy, j.JudgedGroups, j.JudgedAt = user.Username, slices.Clone(user.Groups), &now
+		}
+		ex.Spec.Judgments[name] = j
+	}
+}
+
+// sameDecision compares what the person decided, not the stamps.
+func sameDecision(a, b v1alpha1.Judgment) bool {
+	return a.Decision == b.Decision && a.Input == b.Input && a.Comment == b.Comment
+}
+
+// stampAnnotations records who created and who canceled the run. The operator's own cron and pipeline-stage
+// runs carry their trigger instead of a creator; on anyone else's run the trigger annotations are dropped.
+// After creation, the annotations keep the values they were given then.
+func stampAnnotations(ex, old *v1alpha1.Execution, create bool, user, operator string) {
+	ann := ex.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	keep := func(key string) {
+		if v, ok := old.Annotations[key]; ok {
+			ann[key] = v
+		} else {
+			delete(ann, key)
+		}
+	}
+	switch {
+	case !create:
+		for _, key := range append([]string{v1alpha1.AnnotationCreatedBy}, operatorAnnotations...) {
+			keep(key)
+		}
+	case user == operator && operator != "" && (ann[v1alpha1.AnnotationTrigger] == v1alpha1.TriggerCron || ann[v1alpha1.AnnotationTrigger] == v1alpha1.TriggerPipeline):
+		delete(ann, v1alpha1.AnnotationCreatedBy)
+	default:
+		for _, key := range operatorAnnotations {
+			delete(ann, key)
+		}
+		ann[v1alpha1.AnnotationCreatedBy] = user
+	}
+	if ex.Spec.Cancel && !old.Spec.Cancel {
+		ann[v1alpha1.AnnotationCanceledBy] = user
+	} else {
+		keep(v1alpha1.AnnotationCanceledBy)
+	}
+	if len(ann) == 0 {
+		ann = nil
+	}
+	ex.SetAnnotations(ann)
+}
+
+// executionValidator refuses what no one may do to a run, and judgments the caller may not make.
+type executionValidator struct {
+	decoder admission.Decoder
+	reader  client.Reader
+}
+
+func (h *executionValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	var ex, old v1alpha1.Execution
+	if err := decode(h.decoder, req, &ex, &old); err != nil {
+		return decodeError(err)
+	}
+	root := field.NewPath("spec")
+	var errs field.ErrorList
+	if req.Operation == admissionv1.Update {
+		errs = append(errs, immutable(root, &ex, &old)...)
+	} else {
+		old = v1alpha1.Execution{}
+	}
+	added := addedJudgments(root.Child("judgments"), &ex, &old, &errs)
+	if len(added) > 0 && len(errs) == 0 {
+		stages, err := h.stages(ctx, &ex)
+		if err != nil {
+			return unavailable(err)
+		}
+		if stages == nil {
+			errs = append(errs, field.NotFound(root.Child("pipeline"), fmt.Sprintf("pipeline %s does not exist in namespace %s, so the judgments cannot be checked", ex.Spec.Pipeline, ex.Namespace)))
+		}
+		for _, name := range added {
+			if stages == nil {
+				break
+			}
+			errs = append(errs, checkJudgment(root.Child("judgments").Key(name), &ex, name, stages, req.UserInfo)...)
+		}
+	}
+	if len(errs) > 0 {
+		return refuse("Execution", ex.Name, errs)
+	}
+	return admission.Allowed("")
+}
+
+// immutable refuses changes of the spec beyond judgments, skipWaits and cancel: the run's pipeline and
+// parameters are what it was started with.
+func immutable(root *field.Path, ex, old *v1alpha1.Execution) field.ErrorList {
+	a, b := ex.Spec.DeepCopy(), old.Spec.DeepCopy()
+	for _, s := range []*v1alpha1.ExecutionSpec{a, b} {
+		s.Judgments, s.SkipWaits, s.Cancel = nil, nil, false
+	}
+	if equality.Semantic.DeepEqual(a, b) {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(root, "only judgments, skipWaits and cancel may change after an Execution is created")}
+}
+
+// addedJudgments returns, sorted, the judgments the request adds, and refuses any change or removal of a
+// recorded one (the schema's CEL rules say so too; this names the stage).
+func addedJudgments(path *field.Path, ex, old *v1alpha1.Execution, errs *field.ErrorList) []string {
+	var added []string
+	for name, j := range ex.Spec.Judgments {
+		was, ok := old.Spec.Judgments[name]
+		switch {
+		case !ok:
+			added = append(added, name)
+		case !sameDecision(was, j):
+			*errs = append(*errs, field.Forbidden(path.Key(name), fmt.Sprintf("stage %s was already judged (%s by %s): a decision, once recorded, cannot be changed", name, was.Decision, orUnknown(was.JudgedBy))))
+		}
+	}
+	for name := range old.Spec.Judgments {
+		if _, ok := ex.Spec.Judgments[name]; !ok {
+			*errs = append(*errs, field.Forbidden(path.Key(name), fmt.Sprintf("stage %s was already judged: a decision, once recorded, cannot be removed", name)))
+		}
+	}
+	sort.Strings(added)
+	return added
+}
+
+// stages returns the run's stages: the spec frozen into it when it started, or else its Pipeline's.
+func (h *executionValidator) stages(ctx context.Context, ex *v1alpha1.Execution) ([]v1alpha1.Stage, error) {
+	if ex.Status.PipelineSpec != nil {
+		return ex.Status.PipelineSpec.Stages, nil
+	}
+	var pl v1alpha1.Pipeline
+	err := h.reader.Get(ctx, types.NamespacedName{Namespace: ex.Namespace, Name: ex.Spec.Pipeline}, &pl)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading pipeline %s to check the judgments: %w", ex.Spec.Pipeline, err)
+	}
+	return pl.Spec.Stages, nil
+}
+
+// checkJudgment refuses a judgment of a stage that is not a manual judgment, from someone the stage's
+// approvers do not list, or with an input the stage does not offer.
+func checkJudgment(path *field.Path, ex *v1alpha1.Execution, name string, stages []v1alpha1.Stage, user authenticationv1.UserInfo) field.ErrorList {
+	i := slices.IndexFunc(stages, func(st v1alpha1.Stage) bool { return st.Name == name })
+	if i < 0 {
+		return field.ErrorList{field.NotFound(path, fmt.Sprintf("pipeline %s has no stage %s", ex.Spec.Pipeline, name))}
+	}
+	st := &stages[i]
+	mj := st.ManualJudgment
+	if mj == nil {
+		return field.ErrorList{field.Invalid(path, name, fmt.Sprintf("stage %s is a %s stage, not a manualJudgment: only manual judgments are judged", name, st.Type()))}
+	}
+	var errs field.ErrorList
+	if !approver(mj.Approvers, user) {
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%s may not judge stage %s: only %s may", user.Username, name, approvers(mj.Approvers))))
+	}
+	j := ex.Spec.Judgments[name]
+	if j.Input != "" && len(mj.Inputs) > 0 && !slices.Contains(mj.Inputs, j.Input) {
+		errs = append(errs, field.NotSupported(path.Child("input"), j.Input, mj.Inputs))
+	}
+	return errs
+}
+
+// approver says whether the user may judge: any user when the stage lists no approvers (RBAC alone
+// decides who may patch the run), else a listed user or a member of a listed group.
+func approver(a *v1alpha1.Approvers, user authenticationv1.UserInfo) bool {
+	if a == nil || len(a.Users) == 0 && len(a.Groups) == 0 {
+		return true
+	}
+	if slices.Contains(a.Users, user.Username) {
+		return true
+	}
+	return slices.ContainsFunc(user.Groups, func(g string) bool { return slices.Contains(a.Groups, g) })
+}
+
+// approvers names who may judge, for the refusal's message: "users alice, bob or members of groups
+// release-managers".
+func approvers(a *v1alpha1.Approvers) string {
+	var who []string
+	if len(a.Users) > 0 {
+		who = append(who, "users "+strings.Join(a.Users, ", "))
+	}
+	if len(a.Groups) > 0 {
+		who = append(who, "members of groups "+strings.Join(a.Groups, ", "))
+	}
+	return strings.Join(who, " or ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown user"
+	}
+	return s
+}

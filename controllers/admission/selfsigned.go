@@ -1,0 +1,182 @@
+package admission
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+)
+
+// The webhook configurations' names, as config/default names those of config/webhook.
+const (
+	MutatingConfigurationName   = "gennaker-mutating-webhook-configuration"
+	ValidatingConfigurationName = "gennaker-validating-webhook-configuration"
+)
+
+// hook is one webhook of the configurations: the same as the +kubebuilder:webhook markers say (a test
+// holds the two together), for the self-signed mode, which writes the configurations itself.
+type hook struct {
+	name, path, resource string
+	mutating             bool
+	failure              admissionregistrationv1.FailurePolicyType
+}
+
+var hooks = []hook{
+	{name: "mexecution.delivery.gennaker.io", path: PathMutateExecution, resource: "executions", mutating: true, failure: admissionregistrationv1.Fail},
+	{name: "vexecution.delivery.gennaker.io", path: PathValidateExecution, resource: "executions", failure: admissionregistrationv1.Fail},
+	{name: "vpipeline.delivery.gennaker.io", path: PathValidatePipeline, resource: "pipelines", failure: admissionregistrationv1.Ignore},
+	{name: "vservergroup.delivery.gennaker.io", path: PathValidateServerGroup, resource: "servergroups", failure: admissionregistrationv1.Ignore},
+}
+
+// SelfSigned makes a CA and a serving certificate for 127.0.0.1 and localhost, valid for a year, and writes
+// the certificate and key into dir as tls.crt and tls.key (controller-runtime's webhook server reads them
+// there). It returns the CA certificate (PEM), the caBundle of the webhook configurations. This is for an
+// API server on the same machine (make dev, the tests); in a cluster, cert-manager issues the certificate.
+func SelfSigned(dir string) (caBundle []byte, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "gennaker-webhook-ca"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(1, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	if ca, err = x509.ParseCertificate(caDER); err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     []string{"localhost"},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	for name, block := range map[string]*pem.Block{
+		"tls.crt": {Type: "CERTIFICATE", Bytes: leafDER},
+		"tls.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on the platforms Go supports
+	}
+	return n
+}
+
+// Configurations are the webhook configurations that send the API server's admission requests to
+// baseURL (https://127.0.0.1:9443), trusting caBundle.
+func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
+	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	m.Name = MutatingConfigurationName
+	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	v.Name = ValidatingConfigurationName
+	for _, h := range hooks {
+		cc := admissionregistrationv1.WebhookClientConfig{URL: ptr.To(baseURL + h.path), CABundle: caBundle}
+		rules := []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule: admissionregistrationv1.Rule{
+				APIGroups: []string{"delivery.gennaker.io"}, APIVersions: []string{"v1alpha1"}, Resources: []string{h.resource},
+			},
+		}}
+		sideEffects := admissionregistrationv1.SideEffectClassNone
+		if h.mutating {
+			m.Webhooks = append(m.Webhooks, admissionregistrationv1.MutatingWebhook{
+				Name: h.name, ClientConfig: cc, Rules: rules, FailurePolicy: ptr.To(h.failure), SideEffects: &sideEffects,
+				AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: ptr.To[int32](10),
+			})
+			continue
+		}
+		v.Webhooks = append(v.Webhooks, admissionregistrationv1.ValidatingWebhook{
+			Name: h.name, ClientConfig: cc, Rules: rules, FailurePolicy: ptr.To(h.failure), SideEffects: &sideEffects,
+			AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: ptr.To[int32](10),
+		})
+	}
+	return m, v
+}
+
+// The manager writes the webhook configurations only with --webhook-self-signed; in a cluster, kustomize
+// installs them and cert-manager injects the CA. These verbs are granted by config/rbac's
+// webhook_self_signed_role.yaml, which only make dev binds: a manager in a cluster does not need them.
+
+// Install creates or updates the webhook configurations that reach baseURL with caBundle. c must not be a
+// cached client that watches webhook configurations it has no list permission for: use an uncached one.
+func Install(ctx context.Context, c client.Client, baseURL string, caBundle []byte) error {
+	m, v := Configurations(baseURL, caBundle)
+	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	mutating.Name = m.Name
+	if _, err := controllerutil.CreateOrUpdate(ctx, c, mutating, func() error {
+		mutating.Webhooks = m.Webhooks
+		return nil
+	}); err != nil {
+		return fmt.Errorf("installing %s: %w", m.Name, err)
+	}
+	validating := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	validating.Name = v.Name
+	if _, err := controllerutil.CreateOrUpdate(ctx, c, validating, func() error {
+		validating.Webhooks = v.Webhooks
+		return nil
+	}); err != nil {
+		return fmt.Errorf("installing %s: %w", v.Name, err)
+	}
+	return nil
+}
+
+// WhoAmI asks the API server which user c reaches it as (a SelfSubjectReview): the operator's user name
+// in Options.Operator.
+func WhoAmI(ctx context.Context, c client.Client) (string, error) {
+	r := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, r); err != nil {
+		return "", fmt.Errorf("asking the API server who the operator is: %w", err)
+	}
+	return r.Status.UserInfo.Username, nil
+}
