@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers"
@@ -27,6 +28,7 @@ func main() {
 		metricsAddr, probeAddr, leaderNamespace string
 		leaderElect, secureMetrics              bool
 		o                                       controllers.Options
+		hooks                                   webhookFlags
 	)
 	flag.IntVar(&o.ExecutionWorkers, "execution-workers", execution.DefaultWorkers,
 		"How many Executions are reconciled at once.")
@@ -45,6 +47,11 @@ func main() {
 		"Elect a leader, so that only one of several manager replicas reconciles at a time.")
 	flag.StringVar(&leaderNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election Lease; defaults to the pod's namespace, and is required outside a cluster.")
+	flag.BoolVar(&hooks.selfSigned, "webhook-self-signed", false,
+		"Make a CA and a serving certificate for 127.0.0.1 at start and create or update the webhook configurations with url https://127.0.0.1:<webhook-port> and that CA (make dev, a bare API server); needs config/rbac/webhook_self_signed_role.yaml. In a cluster, cert-manager and config/default do this.")
+	flag.IntVar(&hooks.port, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks' https server.")
+	flag.StringVar(&hooks.certDir, "webhook-cert-dir", "",
+		"Folder of the webhook server's tls.crt and tls.key (default: controller-runtime's, where config/default mounts cert-manager's certificate; with --webhook-self-signed, a new temporary folder, written at start).")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -59,7 +66,13 @@ func main() {
 	if secureMetrics {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	webhookServer, err := hooks.server()
+	if err != nil {
+		log.Error(err, "unable to set up the webhook server")
+		os.Exit(1)
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		WebhookServer:                 webhookServer,
 		Scheme:                        scheme,
 		Cache:                         controllers.CacheOptions(),
 		Metrics:                       metricsOpts,
@@ -77,11 +90,16 @@ func main() {
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := hooks.setup(ctx, mgr, scheme); err != nil {
+		log.Error(err, "unable to set up the admission webhooks")
+		os.Exit(1)
+	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
 	log.Info("starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}
