@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +23,11 @@ import (
 // Pipeline runs another pipeline of the namespace as a child Execution. The child's name is derived from
 // the parent's and the stage's, so a restart between creating it and recording it finds it again instead
 // of starting a second run. The child is owned by the parent: deleting the parent deletes it.
+//
+// A pipeline never runs inside itself: the child carries AnnotationPipelineChain, its ancestors' pipelines,
+// and a stage whose pipeline is already in its run's chain (A starting B starting A) fails instead of
+// starting it, as does one that would nest runs deeper than MaxPipelineDepth. Such a child would otherwise
+// fork without end, or wait forever behind its own ancestor when the pipeline has limitConcurrent.
 type Pipeline struct {
 	Client client.Client
 	// APIReader reads past the cache: a child the cache does not show yet may just have been created.
@@ -40,6 +47,11 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 		params[k] = v
 	}
 	parent := s.Execution
+	chain, msg := childChain(parent, ps.Name)
+	if msg != "" {
+		s.Fail(msg)
+		return nil
+	}
 	child := &v1alpha1.Execution{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      ChildName(parent.Name, s.Spec.Name),
@@ -49,6 +61,7 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 				v1alpha1.AnnotationTrigger:         v1alpha1.TriggerPipeline,
 				v1alpha1.AnnotationParentExecution: parent.Name,
 				v1alpha1.AnnotationParentStage:     s.Spec.Name,
+				v1alpha1.AnnotationPipelineChain:   strings.Join(chain, ","),
 			},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         v1alpha1.GroupVersion.String(),
@@ -174,6 +187,23 @@ func isStatus(err error) bool {
 
 func (Pipeline) childKey(s *engine.StageRun) types.NamespacedName {
 	return types.NamespacedName{Namespace: s.Execution.Namespace, Name: ChildName(s.Execution.Name, s.Spec.Name)}
+}
+
+// childChain is the chain of pipelines a child of parent carries: the parent's chain, then the parent's
+// pipeline. msg says why the child, of pipeline next, must not start.
+func childChain(parent *v1alpha1.Execution, next string) (chain []string, msg string) {
+	if c := parent.Annotations[v1alpha1.AnnotationPipelineChain]; c != "" {
+		chain = strings.Split(c, ",")
+	}
+	chain = append(chain, parent.Spec.Pipeline)
+	if slices.Contains(chain, next) {
+		return nil, fmt.Sprintf("pipeline %s would run inside itself: this run's chain is %s", next, strings.Join(append(chain, next), " -> "))
+	}
+	if len(chain) >= v1alpha1.MaxPipelineDepth {
+		return nil, fmt.Sprintf("pipeline %s would nest runs %d deep, more than %d: this run's chain is %s",
+			next, len(chain)+1, v1alpha1.MaxPipelineDepth, strings.Join(chain, " -> "))
+	}
+	return chain, ""
 }
 
 // ChildName is the name of the Execution a parent's pipeline stage starts: parent-stage, shortened with a
