@@ -20,7 +20,7 @@ type Deps struct {
 	Client client.Client
 	// APIReader reads past the cache, for objects a stage may have just created.
 	APIReader client.Reader
-	// HTTP makes webhook calls.
+	// HTTP makes webhook calls; nil means NewWebhookClient(nil).
 	HTTP *http.Client
 	// Wake asks for a reconcile of an Execution from outside a reconcile, such as when a remote call a
 	// stage started has answered; nil when nothing outside a reconcile needs it.
@@ -32,15 +32,12 @@ type Deps struct {
 // disableServerGroup, resizeServerGroup, destroyServerGroup, rollbackCluster). Those create, patch and
 // delete ServerGroup objects with d.Client, and wait on their status; they never call a cloud.
 func All(d Deps) engine.Stages {
-	if d.HTTP == nil {
-		d.HTTP = NewWebhookClient()
-	}
 	return engine.Stages{
 		"wait":               Wait{},
 		"manualJudgment":     ManualJudgment{},
 		"checkPreconditions": CheckPreconditions{},
 		"pipeline":           Pipeline{Client: d.Client, APIReader: d.APIReader},
-		"webhook":            Webhook{HTTP: d.HTTP},
+		"webhook":            NewWebhook(d),
 		"deploy":             Deploy{Client: d.Client, APIReader: d.APIReader},
 		"enableServerGroup":  ServerGroupTraffic{Client: d.Client, APIReader: d.APIReader, Traffic: v1alpha1.TrafficEnabled},
 		"disableServerGroup": ServerGroupTraffic{Client: d.Client, APIReader: d.APIReader, Traffic: v1alpha1.TrafficDisabled},

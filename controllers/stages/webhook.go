@@ -6,22 +6,34 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
 	"github.com/gennaker/gennaker/controllers/engine/expr"
+	"github.com/gennaker/gennaker/controllers/remote"
 )
 
 // Webhook is Spinnaker's webhook stage: one HTTP call, then, with waitForCompletion, GETs of a status URL
 // until an expression over the polled response says the remote work is done or has failed.
 //
-// The call is made at least once, not exactly once: the stage confirms the Execution is fresh right before
-// calling, but a controller that dies (or loses a status write) between the call and the status write makes
-// it again on the next reconcile. Every call therefore carries an Idempotency-Key header,
-// "<execution UID>/<stage name>", the same on every attempt of one run and different in the next run, for
-// receivers to dedupe on. A key the pipeline sets itself in headers wins.
+// No reconcile waits on the remote: Start and Check hand each request over to Calls and return, the stage
+// Running with the AwaitingResponse condition (reason Call or Poll) and a message such as "calling POST
+// https://hooks.example.com/services/…". The answer wakes the Execution, and the next Check records it in
+// the stage's status before anything else reads it: the status, not Calls, is the record of the run.
+//
+// The call is made once per run as long as the operator runs: a reconcile whose status write is lost hands
+// the same request over again, and Calls, which knows it, neither makes it again nor loses its answer. The
+// stage also confirms the Execution is fresh right before handing the call over, so a stale cache cannot
+// repeat a call already recorded. Across an operator restart it is at least once: a call in flight, or
+// answered but not yet recorded, is made again by the new operator. Every call therefore carries an
+// Idempotency-Key header, "<execution UID>/<stage name>", the same on every attempt of one run and
+// different in the next run, for receivers to dedupe on. A key the pipeline sets itself in headers wins.
 //
 // The call fails the stage when the remote cannot be reached or answers outside successStatuses (any 2xx
 // when empty): like Spinnaker, no retries, since the call may not be safe to repeat; onFailure and a new run
@@ -33,128 +45,238 @@ import (
 // remote points, and a 303 to the result is how some status endpoints say they are done. A 3xx is an
 // ordinary answer: the call fails on it unless successStatuses lists it, polls hand it to the expressions.
 //
-// Every request has a time limit (Timeout), since the call is made inside a reconcile. Messages name the
-// method and the URL without its userinfo, query and fragment; header values never appear in messages.
+// Every request has Calls' time limit, reading the response included. Messages, and so Events, show a URL
+// shortened (see redact): scheme, host and first path segment, without userinfo, query and fragment. Header
+// values never appear in messages; headersFrom values are read from their Secret for each request and kept
+// nowhere else.
+//
+// Template values are escaped for where they land: URL-escaped in the path, query and fragment of url and
+// statusURL, JSON-escaped in a JSON body (the default content type when a body is given), so that a
+// parameter cannot change the URL's path or query, or the body's structure.
 //
 // Outputs, readable by later stages as stages['<name>'].outputs.<key>:
 //
 //	statusCode      int     the call's HTTP status
 //	body            any     the call's response body: parsed JSON when the response is JSON (or says
-//	                        no content type and parses), else a string; left out above 32 KiB
+//	                        no content type and parses), else a string; left out when keepBody is false
+//	                        or the body is over maxBodyBytes
 //	headers         map     the call's content-type and location headers, by lowercase name, when sent
 //	polls           int     polls made so far, counted across controller restarts
 //	pollStatusCode  int     the status of the last poll that was answered (not a transient failure)
 //	pollBody        any     that poll's body, as body
 //
-// Expressions see the response variable as {status: int, body: any, headers: map(string, string)}.
-// In waitForCompletion.statusURL it is the call's response, rebuilt from the outputs above (so its headers
-// are only content-type and location); a relative status URL, as a Location header often is, is resolved
-// against the call's url. In successExpression and failureExpression it is the polled response, with all
-// its headers (lowercase names, first value). failureExpression is evaluated first; an expression that
-// cannot be evaluated fails the stage.
+// Expressions see the response variable as {status: int, body: any, headers: map(string, string)}; body
+// is missing when it was over maxBodyBytes, which is also the most of a body read. In
+// waitForCompletion.statusURL it is the call's response, rebuilt from the outputs above (so its headers are
+// only content-type and location, and it has no body unless keepBody); a relative status URL, as a
+// Location header often is, is resolved against the call's url. In successExpression and failureExpression
+// it is the polled response, with all its headers (lowercase names, first value). failureExpression is
+// evaluated first; an expression that cannot be evaluated fails the stage.
 //
-// Cancel has nothing to stop: the remote is not told.
+// Cancel has nothing to stop: the remote is not told, and a request in flight runs to its deadline.
 type Webhook struct {
-	// HTTP makes the requests; redirects are not followed whatever its CheckRedirect says.
+	// HTTP makes the requests; redirects are not followed whatever its CheckRedirect says. Nil means
+	// NewWebhookClient(nil).
 	HTTP *http.Client
-	// Timeout bounds each request, reading the response included; zero means 30s.
-	Timeout time.Duration
+	// Calls runs the requests outside the reconciles.
+	Calls *remote.Calls[*answer]
+	// Secrets reads the Secrets of headersFrom. The manager's cache holds no Secret data: this is an API
+	// reader.
+	Secrets client.Reader
 }
 
+// NewWebhook returns the webhook stage type of d: requests through d.HTTP, answers waking the run with
+// d.Wake, Secrets read with d.APIReader.
+func NewWebhook(d Deps) Webhook {
+	return Webhook{HTTP: d.HTTP, Secrets: d.APIReader, Calls: remote.New(remote.Options[*answer]{Wake: d.Wake, Size: answerSize})}
+}
+
+// The AwaitingResponse condition's reasons: which request is awaited.
 const (
-	defaultWebhookTimeout = 30 * time.Second
-	defaultPollInterval   = 10 * time.Second
-	// maxResponseBytes is the most of a response body read; a longer one is treated as having none, so
-	// that a remote cannot make the operator hold an unbounded body in memory.
-	maxResponseBytes = 1 << 20
-	// maxOutputBytes is the most of a body kept in outputs. The Execution, with every stage's outputs,
-	// must stay well below etcd's 1.5 MiB object limit.
-	maxOutputBytes = 32 << 10
+	reasonCall = "Call"
+	reasonPoll = "Poll"
 )
 
-// Start makes the call.
+const (
+	defaultPollInterval = 10 * time.Second
+	// busyRetry is when a request that found every slot of Calls taken is handed over again.
+	busyRetry = 5 * time.Second
+	// lostAnswer is how long after a request's deadline the stage looks at it again without being woken:
+	// a wake-up can be dropped.
+	lostAnswer = 5 * time.Second
+)
+
+// Start checks the stage and hands the call over.
 func (w Webhook) Start(ctx context.Context, s *engine.StageRun) error {
-	wh := s.Spec.Webhook
-	req, msg := renderCall(s)
-	if msg != "" {
-		s.Fail(msg)
-		return nil
-	}
-	var interval time.Duration
-	if c := wh.WaitForCompletion; c != nil {
-		d, err := pollInterval(c)
-		if err != nil {
+	if c := s.Spec.Webhook.WaitForCompletion; c != nil {
+		if _, err := pollInterval(c); err != nil {
 			s.Fail(fmt.Sprintf("webhook.waitForCompletion.pollInterval: %v", err))
 			return nil
 		}
-		interval = d
 	}
-	if err := s.EnsureFresh(ctx); err != nil {
-		return err
-	}
-	resp, err := w.do(ctx, req)
-	if err != nil && ctx.Err() != nil {
-		// The reconcile is being cut short (the manager stops): not the remote's doing. The next reconcile
-		// starts the stage again, and calls again, as the doc comment warns.
-		return ctx.Err()
-	}
-	if err != nil {
-		s.Fail(fmt.Sprintf("%s failed: %v", req, err))
-		return nil
-	}
-	note, err := setResponseOutputs(s, "statusCode", "body", resp)
-	if err != nil {
-		// Returning the error would make the engine start the stage, and so call, again.
-		s.Fail(err.Error())
-		return nil
-	}
-	if !successful(resp.status, wh.SuccessStatuses) {
-		s.Fail(fmt.Sprintf("%s returned %d, not one of the success statuses %s%s", req, resp.status, successText(wh.SuccessStatuses), note))
-		return nil
-	}
-	if wh.WaitForCompletion == nil {
-		s.Succeed(fmt.Sprintf("%s returned %d%s", req, resp.status, note))
-		return nil
-	}
-	s.Running(fmt.Sprintf("%s returned %d; polling for completion every %s%s", req, resp.status, interval, note), s.Now.Add(interval))
-	return nil
+	return w.call(ctx, s)
 }
 
-// Check polls the status URL when the next poll is due.
+// Check records an answer that came in, and hands the next poll over when it is due.
 func (w Webhook) Check(ctx context.Context, s *engine.StageRun) error {
+	if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionAwaitingResponse); c != nil && c.Status == metav1.ConditionTrue {
+		return w.await(ctx, s, c)
+	}
 	c := s.Spec.Webhook.WaitForCompletion
 	if c == nil {
-		return nil // Start finishes a stage without waitForCompletion; only a hand-edited status gets here.
+		return nil // the answer to the call finished the stage; only a hand-edited status gets here
 	}
 	if next := s.Status.NextCheckTime; next != nil && s.Now.Before(next.Time) {
 		return nil
 	}
-	interval, err := pollInterval(c)
-	if err != nil {
-		s.Fail(fmt.Sprintf("webhook.waitForCompletion.pollInterval: %v", err))
-		return nil
-	}
-	polls := outputInt(s, "polls") + 1
-	if err := s.SetOutput("polls", polls); err != nil {
+	if err := s.SetOutput("polls", outputInt(s, "polls")+1); err != nil {
 		return err
 	}
-	req, msg := renderPoll(s)
-	if msg != "" {
-		s.Fail(msg)
+	return w.poll(ctx, s)
+}
+
+// Cancel has nothing to stop: the call is over or runs to its deadline, and a poll only reads.
+func (Webhook) Cancel(context.Context, *engine.StageRun) error { return nil }
+
+// call renders the call and hands it over.
+func (w Webhook) call(ctx context.Context, s *engine.StageRun) error {
+	req, msg, err := w.renderCall(ctx, s)
+	if err != nil || msg != "" {
+		return failOrRetry(s, msg, err)
+	}
+	if err := s.EnsureFresh(ctx); err != nil {
+		return err
+	}
+	return w.handOver(ctx, s, reasonCall, req)
+}
+
+// poll renders poll number outputs.polls and hands it over. Polls are GETs: repeating one from a stale
+// cache does no harm, so no EnsureFresh here.
+func (w Webhook) poll(ctx context.Context, s *engine.StageRun) error {
+	req, msg, err := w.renderPoll(ctx, s)
+	if err != nil || msg != "" {
+		return failOrRetry(s, msg, err)
+	}
+	return w.handOver(ctx, s, reasonPoll, req)
+}
+
+func failOrRetry(s *engine.StageRun, msg string, err error) error {
+	if err != nil {
+		return err
+	}
+	s.Fail(msg)
+	return nil
+}
+
+// handOver gives req to Calls and keeps the stage Running while it is answered; an answer already in
+// (the same request handed over by a reconcile whose write was lost) is recorded at once.
+func (w Webhook) handOver(ctx context.Context, s *engine.StageRun, reason string, req request) error {
+	s.SetCondition(metav1.Condition{
+		Type: v1alpha1.ConditionAwaitingResponse, Status: metav1.ConditionTrue, Reason: reason, Message: req.String(),
+		ObservedGeneration: s.Execution.Generation, LastTransitionTime: metav1.NewTime(s.Now),
+	})
+	limit := maxBodyBytes(s.Spec.Webhook)
+	_, state, err := w.Calls.Submit(remote.Request[*answer]{
+		Key:   requestKey(s, reason),
+		Owner: types.NamespacedName{Namespace: s.Execution.Namespace, Name: s.Execution.Name},
+		Do:    func(ctx context.Context) *answer { return w.do(ctx, req, limit) },
+	})
+	if errors.Is(err, remote.ErrBusy) {
+		s.Running(fmt.Sprintf("%s: waiting, too many webhook requests are in flight", req), s.Now.Add(busyRetry))
 		return nil
 	}
-	// Polls are GETs: repeating one from a stale cache does no harm, so no EnsureFresh here.
+	if err != nil {
+		return err
+	}
+	if state == remote.Done {
+		return w.await(ctx, s, meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionAwaitingResponse))
+	}
+	w.awaiting(s, req.String(), reason)
+	return nil
+}
+
+// awaiting says the stage waits for the answer to the request shown as req.
+func (w Webhook) awaiting(s *engine.StageRun, req, reason string) {
+	msg := "calling " + req
+	if reason == reasonPoll {
+		msg = fmt.Sprintf("poll %d: calling %s", outputInt(s, "polls"), req)
+	}
+	s.Running(msg, s.Now.Add(w.Calls.Timeout()+lostAnswer))
+}
+
+// await looks at the request the AwaitingResponse condition c names: it records its answer when in, and
+// hands it over again when Calls does not know it (the operator restarted, or every slot was taken).
+func (w Webhook) await(ctx context.Context, s *engine.StageRun, c *metav1.Condition) error {
+	a, state := w.Calls.Result(requestKey(s, c.Reason))
+	switch state {
+	case remote.Pending:
+		if next := s.Status.NextCheckTime; next == nil || !s.Now.Before(next.Time) {
+			w.awaiting(s, c.Message, c.Reason) // the wake-up was lost, or a slot is slow to free
+		}
+		return nil
+	case remote.Unknown:
+		if c.Reason == reasonPoll {
+			return w.poll(ctx, s)
+		}
+		return w.call(ctx, s)
+	}
+	req := c.Message
+	meta.RemoveStatusCondition(&s.Status.Conditions, v1alpha1.ConditionAwaitingResponse)
+	if c.Reason == reasonPoll {
+		return w.polled(s, req, a)
+	}
+	w.called(s, req, a)
+	return nil
+}
+
+// requestKey names the stage's request for Calls: the call, or the poll outputs.polls counts.
+func requestKey(s *engine.StageRun, reason string) remote.Key {
+	attempt := "call"
+	if reason == reasonPoll {
+		attempt = fmt.Sprintf("poll/%d", outputInt(s, "polls"))
+	}
+	return remote.Key{Run: s.Execution.UID, Stage: s.Spec.Name, Attempt: attempt}
+}
+
+// called records the call's answer; req shows the call.
+func (w Webhook) called(s *engine.StageRun, req string, a *answer) {
+	wh := s.Spec.Webhook
+	if a.err != nil {
+		s.Fail(fmt.Sprintf("%s failed: %v", req, a.err))
+		return
+	}
+	resp := a.resp
+	note, err := setResponseOutputs(s, "statusCode", "body", resp)
+	if err != nil {
+		// Returning the error would make the engine drop the answer from status, and call again.
+		s.Fail(err.Error())
+		return
+	}
+	if !successful(resp.status, wh.SuccessStatuses) {
+		s.Fail(fmt.Sprintf("%s returned %d, not one of the success statuses %s%s", req, resp.status, successText(wh.SuccessStatuses), note))
+		return
+	}
+	if wh.WaitForCompletion == nil {
+		s.Succeed(fmt.Sprintf("%s returned %d%s", req, resp.status, note))
+		return
+	}
+	interval, _ := pollInterval(wh.WaitForCompletion) // checked by Start
+	s.Running(fmt.Sprintf("%s returned %d; polling for completion every %s%s", req, resp.status, interval, note), s.Now.Add(interval))
+}
+
+// polled records the answer to poll number outputs.polls, and gives it to the expressions.
+func (w Webhook) polled(s *engine.StageRun, req string, a *answer) error {
+	c := s.Spec.Webhook.WaitForCompletion
+	interval, _ := pollInterval(c) // checked by Start
+	polls := outputInt(s, "polls")
 	retry := func(why string) {
 		s.Running(fmt.Sprintf("poll %d failed: %s; retrying in %s", polls, why, interval), s.Now.Add(interval))
 	}
-	resp, err := w.do(ctx, req)
-	if err != nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
-		retry(fmt.Sprintf("%s: %v", req, err))
+	if a.err != nil {
+		retry(fmt.Sprintf("%s: %v", req, a.err))
 		return nil
 	}
+	resp := a.resp
 	if transient(resp.status) {
 		retry(fmt.Sprintf("%s returned %d", req, resp.status))
 		return nil
@@ -185,96 +307,6 @@ func (w Webhook) Check(ctx context.Context, s *engine.StageRun) error {
 	}
 	s.Running(fmt.Sprintf("polled %s, last status %d", times(polls, "time"), resp.status), s.Now.Add(interval))
 	return nil
-}
-
-// Cancel has nothing to stop: the call is over, and a poll only reads.
-func (Webhook) Cancel(context.Context, *engine.StageRun) error { return nil }
-
-// request is a rendered HTTP request. Its String is what messages show of it.
-type request struct {
-	method string
-	url    *url.URL
-	header http.Header
-	body   string
-}
-
-// String gives the method and the URL without userinfo, query and fragment, which may carry tokens.
-func (r request) String() string {
-	u := url.URL{Scheme: r.url.Scheme, Host: r.url.Host, Path: r.url.Path, RawPath: r.url.RawPath}
-	return r.method + " " + u.String()
-}
-
-// renderCall renders the call. A non-empty message says why it cannot be made.
-func renderCall(s *engine.StageRun) (request, string) {
-	wh := s.Spec.Webhook
-	raw, err := s.Render(wh.URL, nil)
-	if err != nil {
-		return request{}, fmt.Sprintf("webhook.url: %v", err)
-	}
-	u, msg := parseURL("webhook.url", raw, nil)
-	if msg != "" {
-		return request{}, msg
-	}
-	header, msg := renderHeaders(s)
-	if msg != "" {
-		return request{}, msg
-	}
-	body, err := s.Render(wh.Body, nil)
-	if err != nil {
-		return request{}, fmt.Sprintf("webhook.body: %v", err)
-	}
-	if body != "" && header.Get("Content-Type") == "" {
-		header.Set("Content-Type", "application/json")
-	}
-	if header.Get("Idempotency-Key") == "" {
-		header.Set("Idempotency-Key", string(s.Execution.UID)+"/"+s.Spec.Name)
-	}
-	method := string(wh.Method)
-	if method == "" {
-		method = http.MethodPost
-	}
-	return request{method: method, url: u, header: header, body: body}, ""
-}
-
-// renderPoll renders a poll: a GET of the status URL with the call's headers, which usually carry the
-// credentials the status endpoint wants too.
-func renderPoll(s *engine.StageRun) (request, string) {
-	wh := s.Spec.Webhook
-	raw, err := s.Render(wh.WaitForCompletion.StatusURL, map[string]any{expr.VarResponse: callResponse(s)}, expr.WithResponse())
-	if err != nil {
-		return request{}, fmt.Sprintf("webhook.waitForCompletion.statusURL: %v", err)
-	}
-	var base *url.URL
-	if callURL, err := s.Render(wh.URL, nil); err == nil {
-		base, _ = url.Parse(callURL)
-	}
-	u, msg := parseURL("webhook.waitForCompletion.statusURL", raw, base)
-	if msg != "" {
-		return request{}, msg
-	}
-	header, msg := renderHeaders(s)
-	if msg != "" {
-		return request{}, msg
-	}
-	return request{method: http.MethodGet, url: u, header: header}, ""
-}
-
-func renderHeaders(s *engine.StageRun) (http.Header, string) {
-	header := http.Header{}
-	hs := s.Spec.Webhook.Headers
-	keys := make([]string, 0, len(hs))
-	for k := range hs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // the first bad header named is the same on every reconcile
-	for _, k := range keys {
-		v, err := s.Render(hs[k], nil)
-		if err != nil {
-			return nil, fmt.Sprintf("webhook.headers.%s: %v", k, err)
-		}
-		header.Set(k, v)
-	}
-	return header, ""
 }
 
 // parseURL parses a rendered URL, resolving a relative one against base when there is one. Messages never

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
 )
 
@@ -22,27 +23,55 @@ import (
 type response struct {
 	status int
 	header http.Header
-	// body is the body read, nil when it was longer than maxResponseBytes.
+	// body is the body read, nil when it was longer than the stage's maxBodyBytes.
 	body     []byte
 	tooLarge bool
+	// limit is the stage's maxBodyBytes.
+	limit int
 }
 
-// do makes one request within the stage's time limit, without following redirects.
-func (w Webhook) do(ctx context.Context, r request) (*response, error) {
-	timeout := w.Timeout
-	if timeout <= 0 {
-		timeout = defaultWebhookTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// answer is what a request handed over to Calls brings back: a response, or why there is none.
+type answer struct {
+	resp *response
+	// err says why, without the URL (see cause).
+	err error
+}
 
+// answerSize is what an answer weighs in Calls' memory.
+func answerSize(a *answer) int64 {
+	if a.resp == nil {
+		return 0
+	}
+	n := len(a.resp.body)
+	for k, vs := range a.resp.header {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return int64(n)
+}
+
+// maxBodyBytes is the stage's maxBodyBytes, defaulted as the API does for a stage built without it.
+func maxBodyBytes(wh *v1alpha1.WebhookStage) int {
+	if wh.MaxBodyBytes == nil {
+		return defaultMaxBodyBytes
+	}
+	return int(*wh.MaxBodyBytes)
+}
+
+// defaultMaxBodyBytes is the API's default of maxBodyBytes.
+const defaultMaxBodyBytes = 32 << 10
+
+// do makes one request within ctx's deadline, without following redirects, and reads at most limit+1
+// bytes of the body: enough to know that it is over limit.
+func (w Webhook) do(ctx context.Context, r request, limit int) *answer {
 	var body io.Reader
 	if r.body != "" {
 		body = strings.NewReader(r.body)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, r.url.String(), body)
 	if err != nil {
-		return nil, cause(err, timeout)
+		return &answer{err: cause(ctx, err, w.Calls.Timeout())}
 	}
 	req.Header = r.header.Clone()
 	if host := req.Header.Get("Host"); host != "" {
@@ -52,32 +81,35 @@ func (w Webhook) do(ctx context.Context, r request) (*response, error) {
 		req.Header.Set("User-Agent", "gennaker-webhook")
 	}
 
-	client := http.DefaultClient
-	if w.HTTP != nil {
-		client = w.HTTP
+	client := w.HTTP
+	if client == nil {
+		client = defaultWebhookClient
 	}
 	noRedirects := *client
 	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noRedirects.Do(req)
 	if err != nil {
-		return nil, cause(err, timeout)
+		return &answer{err: cause(ctx, err, w.Calls.Timeout())}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the response: %w", cause(err, timeout))
+		return &answer{err: fmt.Errorf("reading the response: %w", cause(ctx, err, w.Calls.Timeout()))}
 	}
-	out := &response{status: resp.StatusCode, header: resp.Header, body: data}
-	if len(data) > maxResponseBytes {
+	out := &response{status: resp.StatusCode, header: resp.Header, body: data, limit: limit}
+	if len(data) > limit {
 		out.body, out.tooLarge = nil, true
 	}
-	return out, nil
+	return &answer{resp: out}
 }
+
+// defaultWebhookClient is the client of a Webhook given none.
+var defaultWebhookClient = NewWebhookClient(nil)
 
 // cause strips the *url.Error wrapper, whose message holds the whole URL, query and userinfo included,
 // and says plainly when the time limit was hit.
-func cause(err error, timeout time.Duration) error {
-	if errors.Is(err, context.DeadlineExceeded) {
+func cause(ctx context.Context, err error, timeout time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("no response within %s", timeout)
 	}
 	var ue *url.Error
@@ -119,7 +151,7 @@ func (r *response) bodyNote() string {
 	ct := r.header.Get("Content-Type")
 	switch {
 	case r.tooLarge:
-		return fmt.Sprintf(" (the response body was over %d bytes and is not given to expressions)", maxResponseBytes)
+		return fmt.Sprintf(" (the response body was over maxBodyBytes, %d, and is not given to expressions)", r.limit)
 	case !isJSON(ct) && json.Valid(r.body):
 		return fmt.Sprintf(" (response.body is a string: the content type is %s, not JSON)", ct)
 	}
@@ -130,22 +162,29 @@ func (r *response) bodyNote() string {
 // where to poll, and nothing that could be a session.
 var keptHeaders = []string{"Content-Type", "Location"}
 
-// setResponseOutputs records a response's status and body under the given output keys, and, for the
-// call, its kept headers. It returns a note for the stage's message when the body was not kept.
+// setResponseOutputs records a response's status and, when the stage keeps bodies, its body under the given
+// output keys, and, for the call, its kept headers. It returns a note for the stage's message when the body
+// was not kept for its size.
 func setResponseOutputs(s *engine.StageRun, statusKey, bodyKey string, r *response) (string, error) {
 	if err := s.SetOutput(statusKey, r.status); err != nil {
 		return "", err
 	}
 	delete(s.Status.Outputs, bodyKey)
 	note := ""
+	keep := s.Spec.Webhook.KeepBody == nil || *s.Spec.Webhook.KeepBody
 	switch body, ok := r.bodyValue(); {
+	case !keep:
 	case !ok:
-		note = fmt.Sprintf(" (response body over %d bytes not read)", maxResponseBytes)
-	case len(r.body) > maxOutputBytes:
-		note = fmt.Sprintf(" (response body of %d bytes not kept in outputs.%s: over %d)", len(r.body), bodyKey, maxOutputBytes)
+		note = fmt.Sprintf(" (response body over maxBodyBytes, %d, not kept in outputs.%s)", r.limit, bodyKey)
 	default:
 		if err := s.SetOutput(bodyKey, body); err != nil {
 			return "", err
+		}
+		// A body of characters that JSON escapes (control characters as \u0001) grows up to six times in
+		// outputs; the status must stay bounded whatever the remote sends.
+		if n := len(s.Status.Outputs[bodyKey].Raw); n > 2*r.limit+2 {
+			delete(s.Status.Outputs, bodyKey)
+			note = fmt.Sprintf(" (response body not kept in outputs.%s: %d bytes as JSON, over twice maxBodyBytes)", bodyKey, n)
 		}
 	}
 	if bodyKey == "body" {
