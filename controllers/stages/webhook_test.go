@@ -160,7 +160,7 @@ func TestWebhookSendsRenderedCall(t *testing.T) {
 	g.Expect(r.Header.Get("Idempotency-Key")).To(Equal("0b6f-uid/notify"))
 
 	g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageSucceeded))
-	g.Expect(run.Status.Message).To(Equal("POST " + rm.URL + "/deploy/… returned 200"), "the URL shortened")
+	g.Expect(run.Status.Message).To(Equal("POST "+rm.URL+"/deploy/… returned 200"), "the URL shortened")
 	g.Expect(output(g, run, "statusCode")).To(BeEquivalentTo(200))
 }
 
