@@ -4,6 +4,7 @@ package controllers
 
 import (
 	"context"
+	"net/url"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,6 +17,7 @@ import (
 	"github.com/gennaker/gennaker/controllers/index"
 	"github.com/gennaker/gennaker/controllers/pipeline"
 	"github.com/gennaker/gennaker/controllers/servergroup"
+	"github.com/gennaker/gennaker/controllers/stages"
 )
 
 // Options tune the reconcilers; the zero value is what the operator ships with.
@@ -39,6 +41,9 @@ type Options struct {
 	// ServerGroupWorkers is how many ServerGroups are reconciled at once (default
 	// servergroup.DefaultWorkers).
 	ServerGroupWorkers int
+	// WebhookProxy, if set, is the proxy every webhook stage's request goes through; the proxy environment
+	// variables are never used for them (see stages.NewWebhookClient).
+	WebhookProxy *url.URL
 }
 
 // Providers returns every cloud this version supports, with the SDKs' default settings.
@@ -64,7 +69,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
 			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c},
-		execution.New(mgr, o.ExecutionWorkers),
+		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy))),
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"errors"
 	"flag"
+	"net/url"
 	"os"
 	_ "time/tzdata" // time zones of cron triggers and windows, also where the image has no zoneinfo
 
@@ -52,6 +54,16 @@ func main() {
 	flag.IntVar(&hooks.port, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks' https server.")
 	flag.StringVar(&hooks.certDir, "webhook-cert-dir", "",
 		"Folder of the webhook server's tls.crt and tls.key (default: controller-runtime's, where config/default mounts cert-manager's certificate; with --webhook-self-signed, a new temporary folder, written at start).")
+	flag.Func("webhook-proxy",
+		"URL of an http(s) proxy that every webhook stage's request goes through; the proxy must enforce its own egress rules (the operator only refuses metadata and link-local addresses for the proxy itself). Without it webhook stages connect directly: HTTPS_PROXY, HTTP_PROXY and NO_PROXY are ignored for them.",
+		func(v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("must be an absolute http or https URL") // the URL may hold credentials: not quoted
+			}
+			o.WebhookProxy = u
+			return nil
+		})
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

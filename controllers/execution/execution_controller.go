@@ -10,6 +10,7 @@ package execution
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,7 +73,7 @@ type Reconciler struct {
 
 // New returns the Execution reconciler with every stage type of this version; workers is how many runs
 // are reconciled at once (0: DefaultWorkers).
-func New(mgr ctrl.Manager, workers int) *Reconciler {
+func New(mgr ctrl.Manager, workers int, opts ...Option) *Reconciler {
 	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -81,9 +82,19 @@ func New(mgr ctrl.Manager, workers int) *Reconciler {
 		Workers:   workers,
 		wake:      make(chan event.GenericEvent, 1024),
 	}
-	r.Engine = &engine.Engine{Stages: stages.All(stages.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Wake: r.Wake})}
+	deps := stages.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Wake: r.Wake}
+	for _, o := range opts {
+		o(&deps)
+	}
+	r.Engine = &engine.Engine{Stages: stages.All(deps)}
 	return r
 }
+
+// Option changes what the stage types New gives the engine are built with.
+type Option func(*stages.Deps)
+
+// WithWebhookHTTP makes webhook stages call through c, such as a client with the manager's --webhook-proxy.
+func WithWebhookHTTP(c *http.Client) Option { return func(d *stages.Deps) { d.HTTP = c } }
 
 // Wake asks for a reconcile of a run from outside a reconcile. It waits while the queue of wake-ups is
 // full, until ctx is done.
