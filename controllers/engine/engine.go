@@ -89,7 +89,7 @@ func (s *step) run(ctx context.Context) {
 	}
 	s.graph = g
 
-	if s.ex.Spec.Cancel {
+	if s.ex.Spec.Cancel || !s.ex.DeletionTimestamp.IsZero() {
 		s.cancel(ctx)
 		return
 	}
@@ -183,10 +183,33 @@ func (s *step) call(ctx context.Context, name string, method func(Stage, context
 		}
 		return
 	}
+	if n := outputBytes(st); n > MaxStageOutputBytes {
+		// Kept, the run's status could not be written, and the stage would be run again on every retry.
+		st.Outputs = nil
+		run := s.stageRun(name)
+		if st.Phase == v1alpha1.StageRunning || st.Phase == v1alpha1.StageWaitingForJudgment {
+			_ = s.impl(s.specs[name]).Cancel(ctx, run) // best effort: the stage is failed either way
+		}
+		run.Fail(fmt.Sprintf("its outputs are %d bytes, more than the %d a stage may keep in the run's status", n, MaxStageOutputBytes))
+	}
 	s.transition(&before, st)
 	if st.Phase == v1alpha1.StageFailed {
 		s.afterFailure(st)
 	}
+}
+
+// MaxStageOutputBytes bounds the outputs of one stage, as JSON: a stage whose outputs grow past it fails,
+// and they are dropped. With the bounded messages and the run's budget (see the Execution controller) it
+// keeps a run's status well under what the API server and etcd accept.
+const MaxStageOutputBytes = 512 << 10
+
+// outputBytes is the size of a stage's outputs as JSON.
+func outputBytes(st *v1alpha1.StageStatus) int {
+	n := 0
+	for k, v := range st.Outputs {
+		n += len(k) + len(v.Raw) + 4
+	}
+	return n
 }
 
 // afterFailure applies the failed stage's onFailure.
@@ -295,11 +318,16 @@ func (s *step) failStage(st *v1alpha1.StageStatus, msg string) {
 	s.afterFailure(st)
 }
 
-// cancel stops every started stage and ends the run as Canceled.
+// cancel stops every started stage and ends the run as Canceled: spec.cancel is true, or the Execution is
+// being deleted (its finalizer holds it until the run is over).
 func (s *step) cancel(ctx context.Context) {
-	s.stopOthers(ctx, "canceled: spec.cancel is true")
+	why := "canceled: spec.cancel is true"
+	if !s.ex.DeletionTimestamp.IsZero() {
+		why = "canceled: the execution is being deleted"
+	}
+	s.stopOthers(ctx, why)
 	if s.res.Err == nil {
-		s.finishRun(v1alpha1.ExecutionCanceled, "canceled: spec.cancel is true")
+		s.finishRun(v1alpha1.ExecutionCanceled, why)
 	}
 }
 

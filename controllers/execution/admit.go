@@ -71,7 +71,7 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 }
 
 // ahead says which run of the same pipeline this one waits for: a Running one, or an earlier one still
-// Queued. Runs are ordered by creation time, then name.
+// Queued. Runs are ordered by queue position (see before).
 func (r *Reconciler) ahead(ctx context.Context, ex *v1alpha1.Execution) (string, error) {
 	list, err := r.unfinished(ctx, ex.Namespace, ex.Spec.Pipeline)
 	if err != nil {
@@ -97,13 +97,6 @@ func (r *Reconciler) ahead(ctx context.Context, ex *v1alpha1.Execution) (string,
 	}
 	sort.Slice(queued, func(i, j int) bool { return before(queued[i], queued[j]) })
 	return fmt.Sprintf("queued behind execution %s of pipeline %s (limitConcurrent, %d ahead)", queued[0].Name, ex.Spec.Pipeline, len(queued)), nil
-}
-
-func before(a, b *v1alpha1.Execution) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return a.Name < b.Name
 }
 
 // resolveParameters applies the pipeline's defaults to the run's parameters and checks them.

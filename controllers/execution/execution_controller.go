@@ -66,6 +66,9 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	// Workers is how many runs are reconciled at once; 0 means DefaultWorkers.
 	Workers int
+	// CancelBound is how long a deleted run's cancel may keep failing before the Execution is let go;
+	// 0 means DefaultCancelBound.
+	CancelBound time.Duration
 
 	// wake carries the runs that something outside a reconcile asks to be reconciled.
 	wake chan event.GenericEvent
@@ -119,15 +122,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ex.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return r.reconcileDelete(ctx, &ex)
 	}
-	read := ex.DeepCopy()
 	if finished(ex.Status.Phase) {
 		// Nothing changes a finished run, but a late edit (a cancel, a judgment) must still be seen as
 		// observed, or kstatus would show the run as in progress forever.
+		read := ex.DeepCopy()
 		observe(&ex)
-		return ctrl.Result{}, r.write(ctx, read, &ex)
+		if err := r.write(ctx, read, &ex); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.release(ctx, &ex)
 	}
+	if err := r.claim(ctx, &ex); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	read := ex.DeepCopy()
 	recordWho(&ex)
 	now := r.Clock.Now()
 	var res engine.Result
@@ -144,13 +157,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	summarize(&ex, res.Message)
-	if err := r.write(ctx, read, &ex); err != nil {
+	small, err := r.writeBounded(ctx, read, &ex, now)
+	if small {
+		res = engine.Result{Message: res.Message}
+	}
+	if err != nil {
 		if apierrors.IsConflict(err) {
 			return ctrl.Result{Requeue: true}, nil
 		}
 		return ctrl.Result{}, err
 	}
 	r.report(ctx, read, &ex, res)
+	if finished(ex.Status.Phase) {
+		if err := r.release(ctx, &ex); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if res.Err != nil {
 		stageErrors.WithLabelValues(ex.Namespace).Inc()
 		return ctrl.Result{}, res.Err
