@@ -144,7 +144,7 @@ func (h *executionValidator) Handle(ctx context.Context, req admission.Request) 
 			return unavailable(err)
 		}
 		if stages == nil {
-			errs = append(errs, field.NotFound(root.Child("pipeline"), fmt.Sprintf("pipeline %s does not exist in namespace %s, so the judgments cannot be checked", ex.Spec.Pipeline, ex.Namespace)))
+			errs = append(errs, field.Invalid(root.Child("pipeline"), ex.Spec.Pipeline, fmt.Sprintf("pipeline %s does not exist in namespace %s, so the judgments cannot be checked", ex.Spec.Pipeline, ex.Namespace)))
 		}
 		for _, name := range added {
 			if stages == nil {
@@ -215,7 +215,7 @@ func (h *executionValidator) stages(ctx context.Context, ex *v1alpha1.Execution)
 func checkJudgment(path *field.Path, ex *v1alpha1.Execution, name string, stages []v1alpha1.Stage, user authenticationv1.UserInfo) field.ErrorList {
 	i := slices.IndexFunc(stages, func(st v1alpha1.Stage) bool { return st.Name == name })
 	if i < 0 {
-		return field.ErrorList{field.NotFound(path, fmt.Sprintf("pipeline %s has no stage %s", ex.Spec.Pipeline, name))}
+		return field.ErrorList{field.Invalid(path, name, fmt.Sprintf("pipeline %s has no stage %s", ex.Spec.Pipeline, name))}
 	}
 	st := &stages[i]
 	mj := st.ManualJudgment

@@ -1,5 +1,5 @@
 // Package testenv runs the tests of every package against a real kube-apiserver and etcd (envtest) with
-// Gennaker's CRDs installed, and offers what those tests share: a client, kubectl, a running manager and
+// Gennaker's CRDs and admission webhooks installed, and offers what those tests share: a client, kubectl, a running manager and
 // sane Eventually defaults.
 //
 // The binaries come from KUBEBUILDER_ASSETS, which `make test` points at bin/k8s/<version> after building
@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -35,9 +37,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers"
+	"github.com/gennaker/gennaker/controllers/admission"
 )
 
 // K8sVersion is the control plane the project builds and tests against.
@@ -54,6 +58,8 @@ func init() {
 // Env is a running control plane.
 type Env struct {
 	env *envtest.Environment
+	// stopWebhooks stops the package's webhook server.
+	stopWebhooks context.CancelFunc
 	// Config reaches the API server as an administrator.
 	Config *rest.Config
 	// Client is an uncached client: what it reads is what the API server has.
@@ -107,7 +113,92 @@ func Start() (*Env, error) {
 		_ = env.Stop()
 		return nil, err
 	}
+	if err := env.startWebhooks(); err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
 	return env, nil
+}
+
+// startWebhooks serves the admission webhooks for the whole package, as `--webhook-self-signed` does for
+// the manager, so that every test runs with admission on whether or not it starts a manager. The webhooks
+// take the administrator's Config for the operator (the tests' managers run with it).
+func (e *Env) startWebhooks() error {
+	dir, err := os.MkdirTemp("", "gennaker-webhook-")
+	if err != nil {
+		return err
+	}
+	ca, err := admission.SelfSigned(dir)
+	if err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopWebhooks = func() { cancel(); _ = os.RemoveAll(dir) }
+	operator, err := admission.WhoAmI(ctx, e.Client)
+	if err != nil {
+		return err
+	}
+	srv := webhook.NewServer(webhook.Options{Host: "127.0.0.1", Port: port, CertDir: dir})
+	admission.Register(srv, admission.Options{Reader: e.Client, Scheme: Scheme, Operator: operator})
+	go func() { _ = srv.Start(ctx) }()
+	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		return srv.StartedChecker()(nil) == nil, nil
+	}); err != nil {
+		return fmt.Errorf("the webhook server did not start: %w", err)
+	}
+	m, v := admission.Configurations(fmt.Sprintf("https://127.0.0.1:%d", port), ca)
+	exempt := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: labelAdmission, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"off"}},
+	}}
+	for i := range m.Webhooks {
+		m.Webhooks[i].NamespaceSelector, m.Webhooks[i].ObjectSelector = exempt, exempt
+	}
+	for i := range v.Webhooks {
+		v.Webhooks[i].NamespaceSelector, v.Webhooks[i].ObjectSelector = exempt, exempt
+	}
+	if err := e.Client.Create(ctx, m); err != nil {
+		return err
+	}
+	return e.Client.Create(ctx, v)
+}
+
+// labelAdmission, set to off on a namespace or an object, keeps the test webhooks out of it (see
+// NamespaceWithoutAdmission, WithoutAdmission). The shipped configurations have no such exemption.
+const labelAdmission = "testenv.gennaker.io/admission"
+
+// WithoutAdmission labels obj so that the package's webhooks do not look at it, and returns it: for a test
+// of what a controller reports about an object that got in without admission (the webhook down, an older
+// version of the operator), in a namespace whose other objects are admitted as usual.
+func WithoutAdmission[T client.Object](obj T) T {
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[labelAdmission] = "off"
+	obj.SetLabels(labels)
+	return obj
+}
+
+// NamespaceWithoutAdmission is Namespace for a test of what the controllers report about objects that
+// got in without admission (the webhook down when they were applied, an older version of the operator):
+// the package's webhooks do not look at its objects.
+func (e *Env) NamespaceWithoutAdmission(t testing.TB) string {
+	t.Helper()
+	return e.namespace(t, map[string]string{labelAdmission: "off"})
+}
+
+// freePort is a loopback port no one listens on, for a server that only takes a port number.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // connect makes the administrator's client and kubeconfig.
@@ -133,6 +224,9 @@ func (e *Env) connect() (err error) {
 
 // Stop stops the control plane.
 func (e *Env) Stop() error {
+	if e.stopWebhooks != nil {
+		e.stopWebhooks()
+	}
 	if e.Kubeconfig != "" {
 		_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
 	}
@@ -156,7 +250,14 @@ func (e *Env) Kubectl(args ...string) (string, error) {
 // Namespace creates a namespace with a generated name for one test and deletes it afterwards.
 func (e *Env) Namespace(t testing.TB) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-"}}
+	return e.namespace(t, nil)
+}
+
+func (e *Env) namespace(t testing.TB, labels map[string]string) string {
+	t.Helper()
+	// Labelled at creation: the API server looks up a namespace it has not cached yet, so a label set
+	// later could reach admission late.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "test-", Labels: labels}}
 	if err := e.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating a namespace: %v", err)
 	}

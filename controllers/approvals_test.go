@@ -1,0 +1,349 @@
+package controllers_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/admission"
+	"github.com/gennaker/gennaker/test/testenv"
+)
+
+// The people of these tests. alice is a listed approver, carol approves through her group, bob is
+// granted gennaker-approver but is no approver of the gated stage, dave is a namespace editor.
+const (
+	alice = "alice@example.com"
+	bob   = "bob@example.com"
+	carol = "carol@example.com"
+	dave  = "dave@example.com"
+	// releaseManagers is the group the gated stage lists.
+	releaseManagers = "release-managers"
+)
+
+// approvalPipeline has a stage only alice and the release managers may judge, one anyone who may patch
+// the run may judge, and a wait.
+const approvalPipeline = `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: gated}
+spec:
+  application: shop
+  limitConcurrent: false
+  stages:
+  - name: go-no-go
+    manualJudgment:
+      instructions: "Verify the canary scores"
+      inputs: [ship, hold]
+      approvers: {users: ["alice@example.com"], groups: [release-managers]}
+  - name: soak
+    dependsOn: [go-no-go]
+    wait: {duration: 1h}
+  - name: open
+    dependsOn: [soak]
+    manualJudgment: {instructions: "Anyone"}
+`
+
+// approvals gives a test a namespace with a running manager, the gated pipeline, and the people's roles
+// bound in it: alice, bob and the release managers as gennaker-approver, everyone as gennaker-editor
+// (starting runs), dave as gennaker-editor only.
+func approvals(t *testing.T) string {
+	t.Helper()
+	installRoles(t)
+	ns := setup(t)
+	apply(t, ns, approvalPipeline)
+	bind(t, ns, "gennaker-approver", rbacv1.Subject{Kind: rbacv1.UserKind, Name: alice},
+		rbacv1.Subject{Kind: rbacv1.UserKind, Name: bob}, rbacv1.Subject{Kind: rbacv1.GroupKind, Name: releaseManagers})
+	bind(t, ns, "gennaker-editor", rbacv1.Subject{Kind: rbacv1.UserKind, Name: alice},
+		rbacv1.Subject{Kind: rbacv1.UserKind, Name: bob}, rbacv1.Subject{Kind: rbacv1.UserKind, Name: dave})
+	return ns
+}
+
+var rolesOnce sync.Once
+
+// installRoles creates the people's roles of config/rbac, named as config/default names them.
+func installRoles(t *testing.T) {
+	t.Helper()
+	rolesOnce.Do(func() {
+		decode := serializer.NewCodecFactory(testenv.Scheme).UniversalDeserializer().Decode
+		for _, file := range []string{"viewer_role.yaml", "editor_role.yaml", "approver_role.yaml"} {
+			data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj, _, err := decode(data, nil, nil)
+			if err != nil {
+				t.Fatalf("decoding %s: %v", file, err)
+			}
+			role := obj.(*rbacv1.ClusterRole)
+			role.Name = "gennaker-" + role.Name
+			if err := env.Client.Create(context.Background(), role); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatalf("creating %s: %v", role.Name, err)
+			}
+		}
+	})
+}
+
+// bind grants a ClusterRole to subjects in namespace ns.
+func bind(t *testing.T, ns, role string, subjects ...rbacv1.Subject) {
+	t.Helper()
+	for i := range subjects {
+		subjects[i].APIGroup = rbacv1.GroupName
+	}
+	rb := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   subjects,
+	}
+	if err := env.Client.Create(context.Background(), rb); err != nil {
+		t.Fatalf("binding %s: %v", role, err)
+	}
+}
+
+// as is a client that reaches the API server as user, a member of groups, as kubectl --as does.
+func as(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// judge patches a judgment into the run as c's user would with kubectl patch.
+func judge(c client.Client, ns, name, body string) error {
+	ex := &v1alpha1.Execution{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	return c.Patch(context.Background(), ex, client.RawPatch(types.MergePatchType, []byte(body)))
+}
+
+// startGated starts a run of the gated pipeline and waits until go-no-go waits for a judgment.
+func startGated(t *testing.T, g *WithT, ns, name string) {
+	t.Helper()
+	run(t, ns, name, "gated", nil)
+	waitStagePhase(g, ns, name, "go-no-go", v1alpha1.StageWaitingForJudgment)
+}
+
+// TestApproverJudgment: an approver's decision is stamped with their name, groups and the time, over
+// what the patch claimed, and the name shows in the stage's Judged condition, its outputs, the Event and
+// kubectl describe. A later stage with no approvers is judged by whoever may patch the run.
+func TestApproverJudgment(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	startGated(t, g, ns, "ship")
+
+	// A forged judgedBy, judgedGroups and judgedAt are overwritten by what the API server says.
+	g.Expect(judge(as(t, alice), ns, "ship", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship","comment":"scores fine",
+		"judgedBy":"mallory","judgedGroups":["system:masters"],"judgedAt":"2000-01-01T00:00:00Z"}}}}`)).To(Succeed())
+	ex := waitStagePhase(g, ns, "ship", "soak", v1alpha1.StageRunning)
+	j := ex.Spec.Judgments["go-no-go"]
+	g.Expect(j.JudgedBy).To(Equal(alice))
+	g.Expect(j.JudgedGroups).To(ContainElement("system:authenticated"))
+	g.Expect(j.JudgedGroups).NotTo(ContainElement("system:masters"))
+	g.Expect(j.JudgedAt).NotTo(BeNil())
+	g.Expect(j.JudgedAt.Year()).NotTo(Equal(2000))
+
+	gng := stageOf(g, ex, "go-no-go")
+	g.Expect(gng.Phase).To(Equal(v1alpha1.StageSucceeded))
+	g.Expect(gng.Conditions).To(ContainElement(And(
+		HaveField("Type", v1alpha1.ConditionJudged),
+		HaveField("Reason", "Continue"),
+		HaveField("Message", And(HavePrefix("Continue by "+alice+" at "+j.JudgedAt.UTC().Format("2006-01-02T15:04:05Z")),
+			ContainSubstring(`input "ship"`), ContainSubstring(`comment "scores fine"`))),
+	)))
+	g.Expect(string(gng.Outputs["judgedBy"].Raw)).To(Equal(`"` + alice + `"`))
+	g.Eventually(func(g Gomega) {
+		g.Expect(events(g, ns, "ship")).To(ContainElement(And(HaveField("Reason", "StageSucceeded"),
+			HaveField("Note", ContainSubstring("continued by judgment: Continue by "+alice)))))
+	}).Should(Succeed())
+	out, err := env.Kubectl("-n", ns, "describe", "execution", "ship")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(ContainSubstring("Continue by " + alice))
+	g.Expect(out).To(ContainSubstring("Judged By:"))
+
+	// Who started the run is the API server's user of the create, here the tests' administrator.
+	g.Expect(ex.Status.Trigger).NotTo(BeNil())
+	g.Expect(ex.Status.Trigger.Type).To(Equal(v1alpha1.TriggerManual))
+	g.Expect(ex.Status.Trigger.User).NotTo(BeEmpty())
+	g.Expect(ex.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationCreatedBy, ex.Status.Trigger.User))
+
+	// The soak is skipped and the stage without approvers is judged by bob, who may patch the run.
+	g.Expect(judge(as(t, bob), ns, "ship", `{"spec":{"skipWaits":["soak"],"judgments":{"open":{"decision":"Continue"}}}}`)).To(Succeed())
+	ex = waitPhase(g, ns, "ship", v1alpha1.ExecutionSucceeded)
+	g.Expect(stageOf(g, ex, "open").Conditions).To(ContainElement(HaveField("Message", HavePrefix("Continue by "+bob))))
+}
+
+// TestNonApproverRefused: someone the stage's approvers do not list is refused, with a message naming
+// the stage and who may judge it; a member of a listed group may.
+func TestNonApproverRefused(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	startGated(t, g, ns, "gate")
+
+	err := judge(as(t, bob), ns, "gate", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}`)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring("spec.judgments[go-no-go]: Forbidden: " + bob +
+		" may not judge stage go-no-go: only users " + alice + " or members of groups " + releaseManagers + " may"))
+	out, kerr := env.Kubectl("-n", ns, "--as", bob, "patch", "execution", "gate", "--type", "merge",
+		"-p", `{"spec":{"judgments":{"go-no-go":{"decision":"Stop"}}}}`)
+	g.Expect(kerr).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring(bob + " may not judge stage go-no-go"))
+	g.Expect(execution(g, ns, "gate").Spec.Judgments).To(BeEmpty())
+
+	g.Expect(judge(as(t, carol, releaseManagers), ns, "gate", `{"spec":{"judgments":{"go-no-go":{"decision":"Stop","comment":"error rate"}}}}`)).To(Succeed())
+	ex := waitPhase(g, ns, "gate", v1alpha1.ExecutionFailed)
+	j := ex.Spec.Judgments["go-no-go"]
+	g.Expect(j.JudgedBy).To(Equal(carol))
+	g.Expect(j.JudgedGroups).To(ContainElement(releaseManagers))
+	g.Expect(stageOf(g, ex, "go-no-go").Conditions).To(ContainElement(HaveField("Message", HavePrefix("Stop by "+carol))))
+}
+
+// TestJudgmentRefusals: a recorded decision cannot be flipped, even by its approver; an input the stage
+// does not offer, a stage that does not exist and a stage that is no manual judgment are refused; the run's
+// pipeline and parameters cannot change.
+func TestJudgmentRefusals(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	startGated(t, g, ns, "final")
+	a := as(t, alice)
+
+	for body, want := range map[string]string{
+		`{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"maybe"}}}}`: `spec.judgments[go-no-go].input: Unsupported value: "maybe": supported values: "ship", "hold"`,
+		`{"spec":{"judgments":{"nope":{"decision":"Continue"}}}}`:                     `spec.judgments[nope]: Invalid value: "nope": pipeline gated has no stage nope`,
+		`{"spec":{"judgments":{"soak":{"decision":"Continue"}}}}`:                     `spec.judgments[soak]: Invalid value: "soak": stage soak is a wait stage, not a manualJudgment`,
+	} {
+		err := judge(a, ns, "final", body)
+		g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: %v", body, err)
+		g.Expect(err.Error()).To(ContainSubstring(want))
+	}
+
+	g.Expect(judge(a, ns, "final", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"hold"}}}}`)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(stageOf(g, execution(g, ns, "final"), "go-no-go").Phase).To(Equal(v1alpha1.StageSucceeded))
+	}).Should(Succeed())
+	// Flipped by the approver herself, with kubectl: the schema's rule and the webhook both refuse.
+	out, err := env.Kubectl("-n", ns, "--as", alice, "patch", "execution", "final", "--type", "merge",
+		"-p", `{"spec":{"judgments":{"go-no-go":{"decision":"Stop","input":"hold"}}}}`)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(out).To(ContainSubstring("a judgment, once made, cannot be changed"))
+	// The same decision sent again without its stamps (an apply of the whole spec) is no change.
+	g.Expect(judge(a, ns, "final", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"hold","judgedBy":null,"judgedAt":null}}}}`)).To(Succeed())
+	g.Expect(execution(g, ns, "final").Spec.Judgments["go-no-go"].JudgedBy).To(Equal(alice))
+
+	err = judge(env.Client, ns, "final", `{"spec":{"parameters":{"image":"ami-1"}}}`)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring("spec: Forbidden: only judgments, skipWaits and cancel may change after an Execution is created"))
+}
+
+// TestCreatePreApproved: a run created with a judgment passes the same approver check, so someone who may
+// start runs cannot start one already approved; an approver may. Forged who-annotations are replaced.
+func TestCreatePreApproved(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	ctx := context.Background()
+	pre := func(name string) *v1alpha1.Execution {
+		return &v1alpha1.Execution{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{
+				v1alpha1.AnnotationCreatedBy: "mallory", v1alpha1.AnnotationTrigger: v1alpha1.TriggerCron,
+			}},
+			Spec: v1alpha1.ExecutionSpec{Pipeline: "gated", Judgments: map[string]v1alpha1.Judgment{
+				"go-no-go": {Decision: v1alpha1.DecisionContinue, Input: "ship", JudgedBy: "mallory"},
+			}},
+		}
+	}
+	err := as(t, bob).Create(ctx, pre("by-bob"))
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	g.Expect(err.Error()).To(ContainSubstring(bob + " may not judge stage go-no-go"))
+
+	g.Expect(as(t, alice).Create(ctx, pre("by-alice"))).To(Succeed())
+	ex := waitStagePhase(g, ns, "by-alice", "soak", v1alpha1.StageRunning)
+	g.Expect(ex.Spec.Judgments["go-no-go"].JudgedBy).To(Equal(alice))
+	g.Expect(ex.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationCreatedBy, alice))
+	g.Expect(ex.Annotations).NotTo(HaveKey(v1alpha1.AnnotationTrigger), "only the operator says a cron trigger started a run")
+	g.Expect(ex.Status.Trigger).To(Equal(&v1alpha1.ExecutionTrigger{Type: v1alpha1.TriggerManual, User: alice}))
+
+	// The annotations cannot be rewritten later either.
+	g.Expect(judge(as(t, alice), ns, "by-alice", `{"metadata":{"annotations":{"delivery.gennaker.io/created-by":"mallory"}}}`)).To(Succeed())
+	g.Expect(execution(g, ns, "by-alice").Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationCreatedBy, alice))
+}
+
+// TestCanceledBy: who set spec.cancel is recorded from the request, not the body.
+func TestCanceledBy(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	startGated(t, g, ns, "stop-it")
+	g.Expect(judge(as(t, bob), ns, "stop-it", `{"metadata":{"annotations":{"delivery.gennaker.io/canceled-by":"mallory"}},"spec":{"cancel":true}}`)).To(Succeed())
+	ex := waitPhase(g, ns, "stop-it", v1alpha1.ExecutionCanceled)
+	g.Expect(ex.Status.CanceledBy).To(Equal(bob))
+	out, err := env.Kubectl("-n", ns, "describe", "execution", "stop-it")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	g.Expect(out).To(MatchRegexp(`Canceled By:\s+` + bob))
+}
+
+// TestEditorCannotJudge: gennaker-editor, the role aggregated into edit, starts runs but cannot patch
+// them; judging takes gennaker-approver. (envtest runs no aggregation controller, so the role is bound
+// itself; its aggregate-to-edit label is what puts it into edit in a cluster.)
+func TestEditorCannotJudge(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	var editor rbacv1.ClusterRole
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Name: "gennaker-editor"}, &editor)).To(Succeed())
+	g.Expect(editor.Labels).To(HaveKeyWithValue("rbac.authorization.k8s.io/aggregate-to-edit", "true"))
+	var approver rbacv1.ClusterRole
+	g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Name: "gennaker-approver"}, &approver)).To(Succeed())
+	g.Expect(approver.Labels).NotTo(HaveKey(ContainSubstring("aggregate-to")))
+
+	ex := &v1alpha1.Execution{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "by-dave"}, Spec: v1alpha1.ExecutionSpec{Pipeline: "gated"}}
+	g.Expect(as(t, dave).Create(context.Background(), ex)).To(Succeed())
+	waitStagePhase(g, ns, "by-dave", "open", v1alpha1.StageNotStarted)
+	g.Expect(execution(g, ns, "by-dave").Status.Trigger.User).To(Equal(dave))
+	err := judge(as(t, dave), ns, "by-dave", `{"spec":{"judgments":{"open":{"decision":"Continue"}}}}`)
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
+}
+
+// TestWebhookDownRefusesJudgments: with the Execution webhooks unreachable, a judgment is refused
+// (failurePolicy Fail), never let through unchecked. The shipped configurations are pointed at a port no
+// one listens on, for this test's namespace only.
+func TestWebhookDownRefusesJudgments(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	startGated(t, g, ns, "down")
+	ctx := context.Background()
+
+	m, v := admission.Configurations("https://127.0.0.1:1", []byte("no CA"))
+	only := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+	m.Name, v.Name = "down-"+ns, "down-"+ns
+	for i := range m.Webhooks {
+		m.Webhooks[i].NamespaceSelector = only
+	}
+	for i := range v.Webhooks {
+		v.Webhooks[i].NamespaceSelector = only
+	}
+	g.Expect(env.Client.Create(ctx, m)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, m) })
+	g.Expect(env.Client.Create(ctx, v)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, v) })
+
+	// The API server picks up new configurations asynchronously: a change of no consequence shows when.
+	g.Eventually(func(g Gomega) {
+		err := judge(env.Client, ns, "down", `{"metadata":{"labels":{"probe":"x"}}}`)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("failed calling webhook"))
+	}).Should(Succeed())
+	err := judge(as(t, alice), ns, "down", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}`)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("failed calling webhook"))
+	g.Expect(execution(g, ns, "down").Spec.Judgments).To(BeEmpty())
+}
