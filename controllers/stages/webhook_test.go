@@ -969,3 +969,65 @@ func TestWebhookHeadersFromSecrets(t *testing.T) {
 		})
 	}
 }
+
+// A wake-up that never comes does not leave the stage stuck or spinning: at the safety-net check the
+// answer is still awaited, and the next such check is pushed a deadline further.
+func TestWebhookLostWakeUpIsCheckedAgainLater(t *testing.T) {
+	g := NewWithT(t)
+	release := make(chan struct{})
+	defer close(release)
+	rm := newRemote(t, func(_ int, w http.ResponseWriter, _ *http.Request) { <-release })
+	run := webhookRun(&v1alpha1.WebhookStage{URL: rm.URL})
+	h := newHook(remote.Options[*answer]{Timeout: time.Hour})
+	g.Expect(h.Start(context.Background(), run)).To(Succeed())
+	g.Expect(run.Status.NextCheckTime.Time).To(Equal(webhookT0.Add(time.Hour + 5*time.Second)))
+
+	run.Now = run.Status.NextCheckTime.Time
+	g.Expect(h.Check(context.Background(), run)).To(Succeed())
+	g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageRunning))
+	g.Expect(awaiting(run)).To(BeTrue())
+	g.Expect(run.Status.NextCheckTime.Time).To(Equal(run.Now.Add(time.Hour + 5*time.Second)))
+}
+
+// With every slot and queue place taken, a call waits in the stage, not in Calls, and is handed over by a
+// later check once there is room; it is made once.
+func TestWebhookBusyCallsWaitTheirTurn(t *testing.T) {
+	g := NewWithT(t)
+	release := make(chan struct{})
+	rm := newRemote(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.WriteHeader(204)
+	})
+	h := newHook(remote.Options[*answer]{Slots: 1, Queue: 1})
+	runs := make([]*engine.StageRun, 3)
+	for i := range runs {
+		path := "/slow"
+		if i == 2 {
+			path = "/fast"
+		}
+		runs[i] = webhookRun(&v1alpha1.WebhookStage{URL: rm.URL + path})
+		runs[i].Spec.Name = fmt.Sprintf("notify-%d", i)
+		g.Expect(h.Start(context.Background(), runs[i])).To(Succeed())
+	}
+	busy := runs[2]
+	g.Expect(busy.Status.Message).To(Equal("POST " + rm.URL + "/fast: waiting, too many webhook requests are in flight"))
+	g.Expect(busy.Status.NextCheckTime.Time).To(Equal(webhookT0.Add(5 * time.Second)))
+	g.Expect(awaiting(busy)).To(BeTrue())
+
+	close(release)
+	for _, r := range runs[:2] {
+		// Both runs' answers wake the same Execution, in either order: check until each is recorded.
+		g.Eventually(func(g Gomega) {
+			g.Expect(h.Check(context.Background(), r)).To(Succeed())
+			g.Expect(r.Status.Phase).To(Equal(v1alpha1.StageSucceeded))
+		}).Should(Succeed())
+	}
+	busy.Now = busy.Status.NextCheckTime.Time
+	g.Expect(h.Check(context.Background(), busy)).To(Succeed())
+	g.Expect(busy.Status.Message).To(Equal("calling POST " + rm.URL + "/fast"))
+	h.settle(g, busy)
+	g.Expect(busy.Status.Phase).To(Equal(v1alpha1.StageSucceeded))
+	g.Expect(rm.received()).To(HaveLen(3))
+}
