@@ -33,6 +33,9 @@ import (
 // Disabled for red/black, and Enabled otherwise. Every string of the target's cloud block is rendered once,
 // at Start; what the Checks need later is in the stage's outputs.
 //
+// Two runs never deploy one cluster at once: the stage holds a Lease per cluster from before it makes the
+// cluster's new group until it ends, and waits while another run's deploy holds one (see deploy_lease.go).
+//
 // Cancel (a timeout, spec.cancel, or another branch failing the run) rolls back the red/black clusters
 // with rollbackOnFailure, finished ones included, so the stage's clusters end on the same side: the groups
 // the stage disabled are enabled again, at the capacity they had when it scaled them down, and the new
@@ -143,6 +146,19 @@ func (d Deploy) Start(ctx context.Context, s *engine.StageRun) error {
 	if err := s.EnsureFresh(ctx); err != nil {
 		return err
 	}
+	clusters := make([]cluster, len(plans))
+	for i := range plans {
+		clusters[i] = plans[i].cluster
+	}
+	waiting, err := d.leases().acquire(ctx, s, clusters)
+	if err != nil {
+		return err
+	}
+	if waiting != "" {
+		// Check calls Start again until the stage holds every Lease: no progress is recorded until then.
+		waitFor(s, waiting, s.Now.Add(serverGroupPoll))
+		return nil
+	}
 	progress := make([]clusterProgress, 0, len(plans))
 	var msgs []string
 	for i, plan := range plans {
@@ -156,6 +172,7 @@ func (d Deploy) Start(ctx context.Context, s *engine.StageRun) error {
 				return err
 			}
 			s.Fail(msg)
+			d.leases().release(ctx, s, clusters)
 			return nil
 		}
 		progress = append(progress, clusterProgress{
@@ -240,8 +257,20 @@ func (d Deploy) create(ctx context.Context, s *engine.StageRun, index int, plan 
 	return nil, "", fmt.Sprintf("%s: %s: no free name", plan.path, plan.cluster), nil
 }
 
-// Check advances every cluster that is not done, and finishes the stage once all are done or one failed.
+// Check advances every cluster that is not done, and finishes the stage once all are done or one failed;
+// a stage still waiting for a cluster's Lease tries to start again.
 func (d Deploy) Check(ctx context.Context, s *engine.StageRun) error {
+	if _, ok := s.Status.Outputs[outputProgress]; !ok {
+		return d.Start(ctx, s)
+	}
+	err := d.check(ctx, s)
+	if err == nil && s.Status.Phase != v1alpha1.StageRunning {
+		d.leases().release(ctx, s, d.clusters(s))
+	}
+	return err
+}
+
+func (d Deploy) check(ctx context.Context, s *engine.StageRun) error {
 	progress, cfgs, msg := d.load(s)
 	if msg != "" {
 		s.Fail(msg)
@@ -327,16 +356,37 @@ func (d Deploy) failAndRollBack(ctx context.Context, s *engine.StageRun, progres
 	return nil
 }
 
-// Cancel rolls back the red/black clusters with rollbackOnFailure. It only changes desired state.
+// Cancel rolls back the red/black clusters with rollbackOnFailure, and gives back the clusters' Leases.
+// It only changes desired state.
 func (d Deploy) Cancel(ctx context.Context, s *engine.StageRun) error {
 	progress, cfgs, msg := d.load(s)
-	if msg != "" {
-		return nil // nothing recorded, so nothing this stage knows it changed
+	if msg == "" { // otherwise nothing is recorded, so nothing this stage knows it changed
+		if _, err := d.rollBack(ctx, s, progress, cfgs); err != nil {
+			return err
+		}
+		if err := setDeployOutputs(s, progress); err != nil {
+			return err
+		}
 	}
-	if _, err := d.rollBack(ctx, s, progress, cfgs); err != nil {
-		return err
+	d.leases().release(ctx, s, d.clusters(s))
+	return nil
+}
+
+func (d Deploy) leases() clusterLeases {
+	return clusterLeases{Client: d.Client, APIReader: d.groups().live()}
+}
+
+// clusters are the clusters of deploy.clusters, as their Leases name them.
+func (d Deploy) clusters(s *engine.StageRun) []cluster {
+	app := ""
+	if ps := s.Execution.Status.PipelineSpec; ps != nil {
+		app = ps.Application
 	}
-	return setDeployOutputs(s, progress)
+	out := make([]cluster, len(s.Spec.Deploy.Clusters))
+	for i, t := range s.Spec.Deploy.Clusters {
+		out[i] = cluster{Namespace: s.Execution.Namespace, Name: v1alpha1.ClusterName(app, t.Stack, t.Detail), Account: t.Account, Region: t.Region}
+	}
+	return out
 }
 
 // rollBack applies rollback to every cluster that has one, reading the groups past the cache (a
