@@ -68,7 +68,9 @@ spec:
 // refuses it at once, with a message that names the field. The messages are the product here, so the test
 // compares their text.
 func TestSchemaRejectsInvalidManifests(t *testing.T) {
-	ns := env.Namespace(t)
+	// The schema alone: the webhooks, which read other objects (the run's Pipeline, the group's account),
+	// are tested with the controllers.
+	ns := env.NamespaceWithoutAdmission(t)
 	cases := map[string]struct {
 		// manifest is created; it must be rejected unless update is set.
 		manifest string
@@ -373,7 +375,9 @@ func object(g Gomega, manifest, ns, name string) *unstructured.Unstructured {
 // TestSchemaAcceptsValidManifests guards against rules that are too strict: each of these is something a
 // user may rightly write.
 func TestSchemaAcceptsValidManifests(t *testing.T) {
-	ns := env.Namespace(t)
+	// The schema alone: the webhooks, which read other objects (the run's Pipeline, the group's account),
+	// are tested with the controllers.
+	ns := env.NamespaceWithoutAdmission(t)
 	cases := map[string]string{
 		"account: simulator on loopback over http": strings.Replace(validAccount, "regions: [us-east-1]",
 			"regions: [us-east-1], endpoint: 'http://127.0.0.1:4566'", 1),

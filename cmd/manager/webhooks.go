@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gennaker/gennaker/controllers/admission"
@@ -70,7 +69,7 @@ func (f *webhookFlags) setup(ctx context.Context, mgr ctrl.Manager, scheme *runt
 		return nil
 	}
 	url := fmt.Sprintf("https://127.0.0.1:%d", f.port)
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	return mgr.Add(everyReplica(func(ctx context.Context) error {
 		started := srv.StartedChecker()
 		if err := wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(context.Context) (bool, error) {
 			return started(nil) == nil, nil
@@ -85,3 +84,10 @@ func (f *webhookFlags) setup(ctx context.Context, mgr ctrl.Manager, scheme *runt
 		return nil
 	}))
 }
+
+// everyReplica is a runnable that does not wait to be leader: admission is served by every replica, and
+// requests reach it from the moment it is installed.
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }

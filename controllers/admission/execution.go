@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,11 +56,39 @@ func (h *executionStamper) Handle(_ context.Context, req admission.Request) admi
 	now := metav1.NewTime(h.now().Truncate(time.Second))
 	stampJudgments(&ex, &old, user, now)
 	stampAnnotations(&ex, &old, req.Operation == admissionv1.Create, user.Username, h.operator)
-	raw, err := json.Marshal(&ex)
+	raw, err := withStamps(req.Object.Raw, &ex)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// withStamps is the request's object with ex's judgments and annotations and nothing else changed: a
+// round trip through the Go types would add the empty fields they do not omit.
+func withStamps(original []byte, ex *v1alpha1.Execution) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(original, &obj); err != nil {
+		return nil, err
+	}
+	typed, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ex)
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range [][]string{{"metadata", "annotations"}, {"spec", "judgments"}} {
+		v, found, err := unstructured.NestedFieldNoCopy(typed, path...)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			err = unstructured.SetNestedField(obj, v, path...)
+		} else {
+			unstructured.RemoveNestedField(obj, path...)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(obj)
 }
 
 // stampJudgments stamps the judgments the request adds (or changes: the validating webhook refuses those)
