@@ -3,7 +3,9 @@
 #
 #   etcd + kube-apiserver on free loopback ports  ->  CRDs (config/crd) and RBAC (config/rbac, named as
 #   config/default names it) installed  ->  bin/manager running as its service account, with a token, so it
-#   has exactly the permissions config/rbac grants it (any "forbidden" in its log means the RBAC is short).
+#   has exactly the permissions config/rbac grants it (any "forbidden" in its log means the RBAC is short),
+#   and with --webhook-self-signed: it serves the admission webhooks on 127.0.0.1 with a CA of its own and
+#   installs their configurations (config/selfsigned grants it that), so approvals say who judged.
 #
 # Ctrl-C (SIGINT/SIGTERM/SIGHUP), or the manager exiting, stops everything in order: the manager, then
 # kube-apiserver, then etcd. (Started with & from another script, bash makes it ignore SIGINT: send SIGTERM.)
@@ -23,7 +25,7 @@
 #   DEV_AWS_PORT          its port (default 18091: the sample CloudAccount aws-sim points at 127.0.0.1:18091)
 #   DEV_DIR               state directory (default: bin/dev). Wiped at every start, so each run is clean; for
 #                         safety only if it is empty or was made by this script.
-#   DEV_ETCD_PORT, DEV_ETCD_PEER_PORT, DEV_APISERVER_PORT, DEV_HEALTH_PORT, DEV_METRICS_PORT
+#   DEV_ETCD_PORT, DEV_ETCD_PEER_PORT, DEV_APISERVER_PORT, DEV_HEALTH_PORT, DEV_METRICS_PORT, DEV_ADMISSION_PORT
 #                         fixed ports instead of random free ones (all bound on 127.0.0.1 only)
 #   DEV_READY_TIMEOUT     seconds to wait for kube-apiserver, and then for the manager, to be ready (default 60)
 #   DEV_MANAGER_ARGS      extra manager flags, word-split (default: --zap-devel, human-readable logs)
@@ -262,9 +264,10 @@ port ETCD_PEER_PORT DEV_ETCD_PEER_PORT
 port APISERVER_PORT DEV_APISERVER_PORT
 port HEALTH_PORT DEV_HEALTH_PORT
 port METRICS_PORT DEV_METRICS_PORT
+port ADMISSION_PORT DEV_ADMISSION_PORT
 port WEBHOOK_PORT DEV_WEBHOOK_PORT
 port AWS_PORT DEV_AWS_PORT
-log "ports: etcd $ETCD_PORT (peer $ETCD_PEER_PORT), kube-apiserver $APISERVER_PORT, manager health $HEALTH_PORT, metrics $METRICS_PORT"
+log "ports: etcd $ETCD_PORT (peer $ETCD_PEER_PORT), kube-apiserver $APISERVER_PORT, manager health $HEALTH_PORT, metrics $METRICS_PORT, admission webhooks $ADMISSION_PORT"
 
 # ---------------------------------------------------------------------------------------------------------
 # 3. Credentials. kube-apiserver refuses to start without a key to sign service-account tokens (and one to
@@ -426,6 +429,7 @@ namespace: $NS
 namePrefix: $PREFIX
 resources:
 - $(realpath --relative-to="$DEV_DIR/rbac" "$REPO/config/rbac")
+- $(realpath --relative-to="$DEV_DIR/rbac" "$REPO/config/selfsigned")
 EOF
 kc apply --server-side -k "$DEV_DIR/rbac"
 kc wait --for=condition=Established crd --all --timeout="${DEV_READY_TIMEOUT}s"
@@ -465,6 +469,9 @@ setsid "$MANAGER" \
 	--metrics-bind-address="127.0.0.1:$METRICS_PORT" \
 	--metrics-secure=false \
 	--health-probe-bind-address="127.0.0.1:$HEALTH_PORT" \
+	--webhook-self-signed \
+	--webhook-port="$ADMISSION_PORT" \
+	--webhook-cert-dir="$DEV_DIR/webhook-certs" \
 	$DEV_MANAGER_ARGS \
 	>"$DEV_DIR/manager.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
 MANAGER_PID=$!
@@ -518,6 +525,7 @@ cat >&2 <<EOF
     kubectl apply -f config/samples/
     kubectl get gennaker -A
   Manager: http://127.0.0.1:$HEALTH_PORT/healthz  http://127.0.0.1:$HEALTH_PORT/readyz  http://127.0.0.1:$METRICS_PORT/metrics
+  Admission webhooks: https://127.0.0.1:$ADMISSION_PORT (self-signed; judgments, Pipelines and ServerGroups are checked there)
   Demo:    kubectl get executions -w, then approve the release-gate-demo run:
     kubectl patch execution release-gate-demo --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
   Red/black demo: the shop-release-demo run deploys shop-main-v001 beside shop-main-v000 on the AWS
@@ -568,6 +576,10 @@ kc -n default patch execution release-gate-demo --type merge \
 	-p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
 kc wait --timeout="${DEV_READY_TIMEOUT}s" -n default --for=condition=Succeeded execution/release-gate-demo >&2 ||
 	die "smoke test: the demo run did not succeed: $(kc -n default get execution release-gate-demo -o yaml)"
+# The admission webhook stamped who approved, and kubectl describe shows it.
+judged=$(kc -n default describe execution release-gate-demo)
+grep -q 'Continue by admin at' <<<"$judged" ||
+	die "smoke test: kubectl describe does not say who judged the demo run: $judged"
 log "kubectl get executions"
 kc -n default get executions
 grep -q '"path":"/hooks/releases"' "$DEV_DIR/receiver.log" ||

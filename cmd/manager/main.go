@@ -50,7 +50,7 @@ func main() {
 	flag.StringVar(&leaderNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election Lease; defaults to the pod's namespace, and is required outside a cluster.")
 	flag.BoolVar(&hooks.selfSigned, "webhook-self-signed", false,
-		"Make a CA and a serving certificate for 127.0.0.1 at start and create or update the webhook configurations with url https://127.0.0.1:<webhook-port> and that CA (make dev, a bare API server); needs config/rbac/webhook_self_signed_role.yaml. In a cluster, cert-manager and config/default do this.")
+		"Make a CA and a serving certificate for 127.0.0.1 at start and create or update the webhook configurations with url https://127.0.0.1:<webhook-port> and that CA (make dev, a bare API server); needs the RBAC of config/selfsigned. In a cluster, cert-manager and config/default do this.")
 	flag.IntVar(&hooks.port, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks' https server.")
 	flag.StringVar(&hooks.certDir, "webhook-cert-dir", "",
 		"Folder of the webhook server's tls.crt and tls.key (default: controller-runtime's, where config/default mounts cert-manager's certificate; with --webhook-self-signed, a new temporary folder, written at start).")

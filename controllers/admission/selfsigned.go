@@ -145,8 +145,8 @@ func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.M
 }
 
 // The manager writes the webhook configurations only with --webhook-self-signed; in a cluster, kustomize
-// installs them and cert-manager injects the CA. These verbs are granted by config/rbac's
-// webhook_self_signed_role.yaml, which only make dev binds: a manager in a cluster does not need them.
+// installs them and cert-manager injects the CA. These verbs are granted by
+// config/selfsigned, which only make dev applies: a manager in a cluster does not need them.
 
 // Install creates or updates the webhook configurations that reach baseURL with caBundle. c must not be a
 // cached client that watches webhook configurations it has no list permission for: use an uncached one.
