@@ -212,8 +212,8 @@ type ExecutionTrigger struct {
 	// (another run's pipeline stage).
 	// +kubebuilder:validation:MaxLength=64
 	Type string `json:"type"`
-	// User is who created the Execution, as the API server named them (stamped at admission); for cron
-	// and pipeline runs, the operator.
+	// User is who created the Execution, as the API server named them (stamped at admission); empty for
+	// cron and pipeline runs, which the operator creates and type and parent describe.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	User string `json:"user,omitempty"`
