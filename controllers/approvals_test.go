@@ -347,3 +347,32 @@ func TestWebhookDownRefusesJudgments(t *testing.T) {
 	g.Expect(err.Error()).To(ContainSubstring("failed calling webhook"))
 	g.Expect(execution(g, ns, "down").Spec.Judgments).To(BeEmpty())
 }
+
+// TestChildRunTrigger: a run the operator starts for a pipeline stage says so in status.trigger, with its
+// parent, and names no creator; the parent names the person who started it.
+func TestChildRunTrigger(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := setup(t)
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: child}
+spec:
+  application: shop
+  stages: [{name: pause, wait: {duration: 0s}}]
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: parent}
+spec:
+  application: shop
+  stages: [{name: deploy, pipeline: {name: child}}]
+`)
+	run(t, ns, "p", "parent", nil)
+	ex := waitPhase(g, ns, "p", v1alpha1.ExecutionSucceeded)
+	g.Expect(ex.Status.Trigger.Type).To(Equal(v1alpha1.TriggerManual))
+	g.Expect(ex.Status.Trigger.User).NotTo(BeEmpty())
+	child := waitPhase(g, ns, "p-deploy", v1alpha1.ExecutionSucceeded)
+	g.Expect(child.Status.Trigger).To(Equal(&v1alpha1.ExecutionTrigger{Type: v1alpha1.TriggerPipeline, ParentExecution: "p", ParentStage: "deploy"}))
+	g.Expect(child.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreatedBy))
+}
