@@ -81,10 +81,11 @@ func (l clusterLeases) take(ctx context.Context, s *engine.StageRun, c cluster) 
 		}}
 		hold(&lease, s)
 		err = l.Client.Create(ctx, &lease)
-		if apierrors.IsAlreadyExists(err) {
-			return "", fmt.Errorf("lease %s was just made by another run: %w", key.Name, err) // retried
+		if !apierrors.IsAlreadyExists(err) {
+			return "", err
 		}
-		return "", err
+		// Another run's deploy made it a moment ago.
+		err = l.APIReader.Get(ctx, key, &lease)
 	}
 	if err != nil {
 		return "", err
@@ -147,17 +148,18 @@ func (l clusterLeases) holder(ctx context.Context, lease *coordinationv1.Lease) 
 	case v1alpha1.ExecutionSucceeded, v1alpha1.ExecutionFailed, v1alpha1.ExecutionCanceled:
 		return desc, false, nil
 	}
+	// A stage not yet started, or a run not yet admitted, holds it too: the holder's status may not
+	// record the start that took the Lease yet.
 	for _, st := range ex.Status.Stages {
 		if st.Name == stage {
 			switch st.Phase {
 			case v1alpha1.StageNotStarted, v1alpha1.StageRunning, v1alpha1.StageWaitingForJudgment:
-				// NotStarted too: the holder's status may not record the start that took the Lease yet.
 				return desc, true, nil
 			}
 			return desc, false, nil
 		}
 	}
-	return desc, false, nil
+	return desc, true, nil
 }
 
 // release gives back the stage's Leases. A Lease left behind (the API server refused for now) is taken
