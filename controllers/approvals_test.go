@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -375,4 +376,34 @@ spec:
 	child := waitPhase(g, ns, "p-deploy", v1alpha1.ExecutionSucceeded)
 	g.Expect(child.Status.Trigger).To(Equal(&v1alpha1.ExecutionTrigger{Type: v1alpha1.TriggerPipeline, ParentExecution: "p", ParentStage: "deploy"}))
 	g.Expect(child.Annotations).NotTo(HaveKey(v1alpha1.AnnotationCreatedBy))
+}
+
+// TestJudgmentBeforeTimeoutWins: a decision that reached the API server before the stage's timeout wins
+// over the timeout, even when the controller only sees it after the deadline (it was down meanwhile): the
+// time that counts is the stamped judgedAt, not the reconcile's.
+func TestJudgmentBeforeTimeoutWins(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: timed}
+spec:
+  application: shop
+  stages: [{name: gate, timeout: 3s, manualJudgment: {instructions: "quick"}}]
+`)
+	stop := env.StartManager(t)
+	run(t, ns, "late", "timed", nil)
+	ex := waitStagePhase(g, ns, "late", "gate", v1alpha1.StageWaitingForJudgment)
+	deadline := stageOf(g, ex, "gate").StartTime.Add(3 * time.Second)
+	stop()
+
+	g.Expect(judge(env.Client, ns, "late", `{"spec":{"judgments":{"gate":{"decision":"Continue"}}}}`)).To(Succeed())
+	g.Expect(execution(g, ns, "late").Spec.Judgments["gate"].JudgedAt.Time.Before(deadline)).To(BeTrue())
+	// The stage's deadline passes while no controller runs.
+	g.Eventually(func() bool { return time.Now().After(deadline) }).Should(BeTrue())
+
+	env.StartManager(t)
+	ex = waitPhase(g, ns, "late", v1alpha1.ExecutionSucceeded)
+	g.Expect(stageOf(g, ex, "gate").Phase).To(Equal(v1alpha1.StageSucceeded))
 }
