@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -180,10 +181,16 @@ func TestApproverJudgment(t *testing.T) {
 	g.Expect(ex.Status.Trigger.User).NotTo(BeEmpty())
 	g.Expect(ex.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationCreatedBy, ex.Status.Trigger.User))
 
-	// The soak is skipped and the stage without approvers is judged by bob, who may patch the run.
-	g.Expect(judge(as(t, bob), ns, "ship", `{"spec":{"skipWaits":["soak"],"judgments":{"open":{"decision":"Continue"}}}}`)).To(Succeed())
+	// The soak is skipped and the stage without approvers is judged by bob, who may patch the run. He
+	// is in more groups than a judgment keeps, which does not refuse his judgment.
+	var many []string
+	for i := range 70 {
+		many = append(many, fmt.Sprintf("team-%02d", i))
+	}
+	g.Expect(judge(as(t, bob, many...), ns, "ship", `{"spec":{"skipWaits":["soak"],"judgments":{"open":{"decision":"Continue"}}}}`)).To(Succeed())
 	ex = waitPhase(g, ns, "ship", v1alpha1.ExecutionSucceeded)
 	g.Expect(stageOf(g, ex, "open").Conditions).To(ContainElement(HaveField("Message", HavePrefix("Continue by "+bob))))
+	g.Expect(ex.Spec.Judgments["open"].JudgedGroups).To(HaveLen(64))
 }
 
 // TestNonApproverRefused: someone the stage's approvers do not list is refused, with a message naming

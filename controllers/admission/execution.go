@@ -99,10 +99,32 @@ func stampJudgments(ex, old *v1alpha1.Execution, user authenticationv1.UserInfo,
 		if was, ok := old.Spec.Judgments[name]; ok && sameDecision(was, j) {
 			j.JudgedBy, j.JudgedGroups, j.JudgedAt = was.JudgedBy, was.JudgedGroups, was.JudgedAt
 		} else {
-			j.JudgedBy, j.JudgedGroups, j.JudgedAt = user.Username, slices.Clone(user.Groups), &now
+			j.JudgedBy, j.JudgedGroups, j.JudgedAt = user.Username, recordedGroups(user.Groups), &now
 		}
 		ex.Spec.Judgments[name] = j
 	}
+}
+
+// The schema's bounds of judgedGroups.
+const (
+	maxGroups      = 64
+	maxGroupLength = 512
+)
+
+// recordedGroups are the groups kept with a judgment: a directory may give a user more, or longer, groups
+// than the schema keeps, and a judgment must not be refused for that. The approver check uses the
+// request's full list; the record keeps the first 64 that fit.
+func recordedGroups(groups []string) []string {
+	var out []string
+	for _, g := range groups {
+		if len(out) == maxGroups {
+			break
+		}
+		if len(g) <= maxGroupLength {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // sameDecision compares what the person decided, not the stamps.

@@ -15,7 +15,7 @@ func recordWho(ex *v1alpha1.Execution) {
 	ann := ex.GetAnnotations()
 	t := &v1alpha1.ExecutionTrigger{
 		Type:            v1alpha1.TriggerManual,
-		User:            ann[v1alpha1.AnnotationCreatedBy],
+		User:            bounded(ann[v1alpha1.AnnotationCreatedBy]),
 		ParentExecution: ann[v1alpha1.AnnotationParentExecution],
 		ParentStage:     ann[v1alpha1.AnnotationParentStage],
 	}
@@ -30,8 +30,18 @@ func recordWho(ex *v1alpha1.Execution) {
 		ex.Status.Trigger = t
 	}
 	if ex.Spec.Cancel {
-		ex.Status.CanceledBy = ann[v1alpha1.AnnotationCanceledBy]
+		ex.Status.CanceledBy = bounded(ann[v1alpha1.AnnotationCanceledBy])
 	}
+}
+
+// bounded cuts a user name to the status field's 512 bytes: a longer one would make every status write
+// of the run fail. (Annotations have no such bound.)
+func bounded(user string) string {
+	const maxUser = 512
+	if len(user) > maxUser {
+		return user[:maxUser]
+	}
+	return user
 }
 
 func sameTrigger(a, b *v1alpha1.ExecutionTrigger) bool {
