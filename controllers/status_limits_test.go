@@ -1,14 +1,18 @@
 package controllers_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
@@ -84,4 +88,67 @@ spec:
 	g.Expect(condition(ex, v1alpha1.ConditionSucceeded).Message).To(MatchRegexp(`^the run's status would be \d+ bytes, more than the 1048576 it may have$`))
 	g.Consistently(counts, "3s").Should(Equal(map[string]int{"/start": 1, "/status": 1, "/left": 1, "/right": 1, "/more": 1}),
 		"a webhook was called again")
+}
+
+// refusingWrites answers a status write of an Execution that carries mark as etcd answers an object over
+// its limit.
+type refusingWrites struct {
+	mark    string
+	next    http.RoundTripper
+	refused atomic.Int32
+}
+
+func (f *refusingWrites) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/executions/") && strings.HasSuffix(r.URL.Path, "/status") && r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if bytes.Contains(body, []byte(f.mark)) {
+			f.refused.Add(1)
+			return &http.Response{
+				StatusCode: http.StatusInternalServerError,
+				Header:     http.Header{"Content-Type": {"application/json"}},
+				Body:       io.NopCloser(strings.NewReader(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"etcdserver: request is too large","code":500}`)),
+				Request:    r,
+			}, nil
+		}
+	}
+	return f.next.RoundTrip(r)
+}
+
+// TestRefusedStatusWriteFailsTheRunOnce: a status write the API server refuses for its size (etcd's
+// "request is too large") fails the run with that message, in a smaller write, instead of being retried
+// forever; the webhook whose answer made the status refused is called once.
+func TestRefusedStatusWriteFailsTheRunOnce(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	refusing := &refusingWrites{mark: "answer-etcd-refuses"}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { refusing.next = rt; return refusing })
+	env.StartManagerWithConfig(t, cfg)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"note": "answer-etcd-refuses"}`)
+	}))
+	t.Cleanup(srv.Close)
+	apply(t, ns, fmt.Sprintf(`
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: refused}
+spec:
+  application: shop
+  stages:
+  - {name: hook, webhook: {url: "%s/report"}}
+`, srv.URL))
+	run(t, ns, "refused-1", "refused", nil)
+
+	ex := waitPhase(g, ns, "refused-1", v1alpha1.ExecutionFailed)
+	g.Expect(condition(ex, v1alpha1.ConditionSucceeded).Message).To(HavePrefix("the API server refused the run's status: "))
+	g.Expect(condition(ex, v1alpha1.ConditionSucceeded).Message).To(ContainSubstring("etcdserver: request is too large"))
+	g.Consistently(calls.Load, "3s").Should(Equal(int32(1)), "the webhook was called again")
+	g.Expect(refusing.refused.Load()).To(Equal(int32(1)), "the refused write was retried")
 }
