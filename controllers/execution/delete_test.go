@@ -22,8 +22,11 @@ import (
 // stuck is a stage whose Cancel never succeeds, as one whose remote keeps refusing.
 type stuck struct{}
 
-func (stuck) Start(_ context.Context, s *engine.StageRun) error { s.Running("", time.Time{}); return nil }
-func (stuck) Check(context.Context, *engine.StageRun) error     { return nil }
+func (stuck) Start(_ context.Context, s *engine.StageRun) error {
+	s.Running("", time.Time{})
+	return nil
+}
+func (stuck) Check(context.Context, *engine.StageRun) error { return nil }
 func (stuck) Cancel(context.Context, *engine.StageRun) error {
 	return errors.New("the remote refuses for now")
 }
