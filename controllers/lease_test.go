@@ -14,11 +14,12 @@ import (
 // TestConcurrentDeploysOfOneClusterAreSerialized: two runs of different pipelines deploying the same
 // cluster at once do not interleave: one deploy waits, saying for which run, until the other's is over.
 // The first takes v000, which never becomes healthy, and is canceled; only then does the second make
-// v001, which takes the traffic. (v000, which never took traffic, is left as it is: red/black
+// v001, which takes the traffic. A manager restarted meanwhile keeps the order. (v000, which never took traffic, is left as it is: red/black
 // scales down only the groups it takes out of traffic.)
 func TestConcurrentDeploysOfOneClusterAreSerialized(t *testing.T) {
 	g := testenv.NewWithT(t)
-	a := setupAWS(t, true)
+	a := setupAWS(t, false)
+	stop := env.StartManagerWith(t, a.manager())
 	rb := `redBlack: {delayBeforeScaleDown: 0s, rollbackOnFailure: true}`
 	apply(t, a.ns, releasePipeline(a, "release-a", "RedBlack", rb, "1m")+"---\n"+releasePipeline(a, "release-b", "RedBlack", rb, "1m"))
 	a.sim.NeverHealthy("shop-main-v000")
@@ -36,6 +37,10 @@ func TestConcurrentDeploysOfOneClusterAreSerialized(t *testing.T) {
 		g.Expect(waiter).NotTo(BeEmpty(), "neither deploy waits for the other: ra %q, rb %q", stageOf(g, execution(g, a.ns, "ra"), "deploy").Message, stageOf(g, execution(g, a.ns, "rb"), "deploy").Message)
 	}, "30s", "10ms").Should(Succeed())
 	g.Expect(outputs(g, stageOf(g, execution(g, a.ns, waiter), "deploy"))).NotTo(HaveKey("serverGroup"), "the waiting deploy made a group")
+
+	// A manager killed and started again finds the Lease where it was: the holder goes on holding it.
+	stop()
+	env.StartManagerWith(t, a.manager())
 
 	// Whichever holds the cluster made v000, which never becomes healthy; canceling it rolls it back and
 	// gives the cluster to the other, which deploys v001 after it.
