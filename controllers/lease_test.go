@@ -14,8 +14,8 @@ import (
 // TestConcurrentDeploysOfOneClusterAreSerialized: two runs of different pipelines deploying the same
 // cluster at once do not interleave: one deploy waits, saying for which run, until the other's is over.
 // The first takes v000, which never becomes healthy, and is canceled; only then does the second make
-// v001, which takes the traffic. A manager restarted meanwhile keeps the order. (v000, which never took traffic, is left as it is: red/black
-// scales down only the groups it takes out of traffic.)
+// v001, which takes the traffic. A manager restarted meanwhile keeps the order. (v000, which never took
+// traffic, is left as it is: red/black scales down only the groups it takes out of traffic.)
 func TestConcurrentDeploysOfOneClusterAreSerialized(t *testing.T) {
 	g := testenv.NewWithT(t)
 	a := setupAWS(t, false)
