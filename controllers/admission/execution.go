@@ -160,6 +160,13 @@ func stampAnnotations(ex, old *v1alpha1.Execution, create bool, user, operator s
 		}
 		ann[v1alpha1.AnnotationCreatedBy] = user
 	}
+	// The queue position is the operator's to number, after creation: a run created or edited with one of
+	// its own would jump the limitConcurrent queue.
+	if create {
+		delete(ann, v1alpha1.AnnotationQueuePosition)
+	} else if user != operator || operator == "" {
+		keep(v1alpha1.AnnotationQueuePosition)
+	}
 	if ex.Spec.Cancel && !old.Spec.Cancel {
 		ann[v1alpha1.AnnotationCanceledBy] = user
 	} else {

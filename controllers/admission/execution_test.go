@@ -42,6 +42,22 @@ func TestStampAnnotations(t *testing.T) {
 			create: true, user: "alice", ann: map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerCron, v1alpha1.AnnotationParentExecution: "x"},
 			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
 		},
+		"person numbers the queue": {
+			reason: "a run created with a queue position would jump the queue: the operator numbers runs",
+			create: true, user: "alice", ann: map[string]string{v1alpha1.AnnotationQueuePosition: "0"},
+			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+		},
+		"person renumbers the queue": {
+			reason: "only the operator changes a queue position",
+			user:   "bob", old: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "7"},
+			ann:  map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "1"},
+			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "7"},
+		},
+		"operator numbers the queue": {
+			user: operator, old: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+			ann:  map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "3"},
+			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "3"},
+		},
 		"created canceled": {
 			create: true, user: "alice", cancel: [2]bool{false, true},
 			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationCanceledBy: "alice"},
