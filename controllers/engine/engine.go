@@ -66,6 +66,8 @@ type step struct {
 	res   Result
 	// failing is set once a stage with onFailure Fail failed: nothing new starts.
 	failing bool
+	// settling is set once a stage asked for its record to be written before others start (Settle).
+	settling bool
 }
 
 func (s *step) run(ctx context.Context) {
@@ -101,7 +103,7 @@ func (s *step) run(ctx context.Context) {
 		}
 		s.check(ctx, name)
 	}
-	for s.res.Err == nil && !s.failing && s.startRunnable(ctx) {
+	for s.res.Err == nil && !s.failing && !s.settling && s.startRunnable(ctx) {
 	}
 	if s.res.Err != nil {
 		return
@@ -109,6 +111,11 @@ func (s *step) run(ctx context.Context) {
 	if s.failing {
 		s.stopOthers(ctx, "")
 		s.finishRun(v1alpha1.ExecutionFailed, s.failureMessage())
+		return
+	}
+	if s.settling && len(s.runnable()) > 0 {
+		s.scheduleNext()
+		s.res.RequeueAfter = time.Millisecond
 		return
 	}
 	if len(s.stagesIn(v1alpha1.StageRunning, v1alpha1.StageWaitingForJudgment)) > 0 || len(s.held()) > 0 {
@@ -230,6 +237,20 @@ func (s *step) afterFailure(st *v1alpha1.StageStatus) {
 // startRunnable starts the stages whose dependencies are met. It reports whether any stage changed phase,
 // as that may let more start.
 func (s *step) startRunnable(ctx context.Context) bool {
+	changed := false
+	for _, name := range s.runnable() {
+		if s.res.Err != nil || s.failing || s.settling {
+			break
+		}
+		if s.start(ctx, name) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// runnable names the stages not started whose dependencies are met.
+func (s *step) runnable() []string {
 	finished, started := map[string]bool{}, map[string]bool{}
 	for _, st := range s.ex.Status.Stages {
 		switch st.Phase {
@@ -240,16 +261,7 @@ func (s *step) startRunnable(ctx context.Context) bool {
 			started[st.Name] = true
 		}
 	}
-	changed := false
-	for _, name := range s.graph.Runnable(finished, started) {
-		if s.res.Err != nil || s.failing {
-			break
-		}
-		if s.start(ctx, name) {
-			changed = true
-		}
-	}
-	return changed
+	return s.graph.Runnable(finished, started)
 }
 
 // start starts one stage whose dependencies are met, unless its window is closed. A stage whose when is
@@ -447,6 +459,7 @@ func (s *step) stageRun(name string) *StageRun {
 		Now:         s.now,
 		Vars:        Vars(s.ex),
 		ensureFresh: s.fresh,
+		settle:      &s.settling,
 	}
 }
 

@@ -161,3 +161,54 @@ func TestDeployWithoutTimeoutGetsTheDefault(t *testing.T) {
 		t.Fatal("a deploy's own timeout must win over the default")
 	}
 }
+
+// answered stands for a stage whose Check records a remote's answer: it settles, then succeeds.
+type answered struct{}
+
+func (answered) Start(_ context.Context, s *StageRun) error {
+	s.Running("calling", time.Time{})
+	return nil
+}
+func (answered) Check(_ context.Context, s *StageRun) error {
+	s.Settle()
+	s.Succeed("answered")
+	return nil
+}
+func (answered) Cancel(context.Context, *StageRun) error { return nil }
+
+// counted counts its Starts and finishes at once.
+type counted struct{ starts *int }
+
+func (c counted) Start(_ context.Context, s *StageRun) error {
+	*c.starts++
+	s.Succeed("done")
+	return nil
+}
+func (counted) Check(context.Context, *StageRun) error  { return nil }
+func (counted) Cancel(context.Context, *StageRun) error { return nil }
+
+func TestSettledAnswerIsWrittenBeforeDependentsStart(t *testing.T) {
+	starts := 0
+	e := &Engine{Stages: Stages{"webhook": answered{}, "wait": counted{&starts}}}
+	ex := run(
+		v1alpha1.Stage{Name: "call", StageType: v1alpha1.StageType{Webhook: &v1alpha1.WebhookStage{URL: "https://example.com"}}},
+		v1alpha1.Stage{Name: "after", DependsOn: []string{"call"}, StageType: v1alpha1.StageType{Wait: &v1alpha1.WaitStage{Duration: "0s"}}},
+	)
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	if res := e.Step(context.Background(), ex, now, nil); res.Err != nil || ex.Status.Stages[0].Phase != v1alpha1.StageRunning {
+		t.Fatalf("the call should be running: %v, %+v", res.Err, ex.Status.Stages[0])
+	}
+	res := e.Step(context.Background(), ex, now, nil)
+	if res.Err != nil || ex.Status.Stages[0].Phase != v1alpha1.StageSucceeded {
+		t.Fatalf("the answer should finish the call: %v, %+v", res.Err, ex.Status.Stages[0])
+	}
+	if starts != 0 || ex.Status.Phase != v1alpha1.ExecutionRunning {
+		t.Fatalf("a stage after a settled answer started in the same step (%d starts, run %s)", starts, ex.Status.Phase)
+	}
+	if res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+		t.Fatalf("the step should ask to run again at once, got RequeueAfter %v", res.RequeueAfter)
+	}
+	if res := e.Step(context.Background(), ex, now, nil); res.Err != nil || starts != 1 || ex.Status.Phase != v1alpha1.ExecutionSucceeded {
+		t.Fatalf("the next step should start the dependent and finish: %v, %d starts, run %s", res.Err, starts, ex.Status.Phase)
+	}
+}

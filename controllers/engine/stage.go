@@ -69,6 +69,17 @@ type StageRun struct {
 	Vars expr.Vars
 
 	ensureFresh func(context.Context) error
+	settle      *bool
+}
+
+// Settle says that what the stage has just recorded came from outside (a remote's answer) and is held in
+// memory only until the step's status is written: no stage starts after it in this step, since one that
+// read it and acted on the outside (a call of its own) could not be taken back if the write were lost and
+// the answer came out differently the next time.
+func (s *StageRun) Settle() {
+	if s.settle != nil {
+		*s.settle = true
+	}
 }
 
 // EnsureFresh confirms that the Execution being worked on is the API server's latest, and returns
