@@ -81,7 +81,7 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 		if err := p.get(ctx, client.ObjectKeyFromObject(child), child); err != nil {
 			return err
 		}
-		if !metav1.IsControlledBy(child, parent) {
+		if !startedBy(child, parent, s.Spec.Name, ps.Name) {
 			s.Fail(fmt.Sprintf("execution %s already exists and was not started by this stage", child.Name))
 			return nil
 		}
@@ -101,6 +101,16 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 	}
 	s.Running(fmt.Sprintf("execution %s of pipeline %s started", child.Name, ps.Name), timeZero)
 	return nil
+}
+
+// startedBy says whether child is the run this stage of parent starts. An owner reference alone does not
+// say so: anyone who may create Executions can write one naming the parent (its UID is readable). The
+// trigger annotations can only be the operator's (admission drops them from anyone else's create).
+func startedBy(child, parent *v1alpha1.Execution, stage, pipeline string) bool {
+	a := child.Annotations
+	return metav1.IsControlledBy(child, parent) && child.Spec.Pipeline == pipeline &&
+		a[v1alpha1.AnnotationTrigger] == v1alpha1.TriggerPipeline &&
+		a[v1alpha1.AnnotationParentExecution] == parent.Name && a[v1alpha1.AnnotationParentStage] == stage
 }
 
 // get reads a child from the cache, or from the API server when the cache does not have it yet.
