@@ -278,6 +278,19 @@ func TestWebhookRenderErrorNamesTheField(t *testing.T) {
 	g.Expect(rm.received()).To(BeEmpty())
 }
 
+// A parameter cannot take the call, and its headersFrom Secrets, to another host: the stage fails naming
+// the field, and nothing is sent.
+func TestWebhookValueCannotChangeTheHost(t *testing.T) {
+	g := NewWithT(t)
+	rm := newRemote(t, reply(200, `{}`))
+	run := webhookRun(&v1alpha1.WebhookStage{URL: rm.URL + "${ parameters.p }"})
+	run.Vars.Parameters["p"] = "@evil.com/x?"
+	start(t, run)
+	g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(run.Status.Message).To(Equal(`webhook.url: ${ parameters.p }: a value inserted into a URL's scheme, host or port may not contain '@'`))
+	g.Expect(rm.received()).To(BeEmpty())
+}
+
 func TestWebhookJSONResponseBecomesOutputs(t *testing.T) {
 	g := NewWithT(t)
 	rm := newRemote(t, func(_ int, w http.ResponseWriter, _ *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
@@ -31,9 +32,13 @@ func EscapeJSON() Option { return func(o *options) { o.escape = escapeJSON } }
 
 // EscapeURL makes a template render a URL whose structure its values cannot change. Where a value lands is
 // read from what was rendered before it: in the path it is path-escaped (a / in the value is %2F, one
-// segment), in the query or fragment query-escaped (& = ? # and spaces are escaped), and where it forms the
-// scheme or the host (a base URL from a parameter, a Location header to poll) it is inserted as is, since
-// choosing the endpoint is what such a value is for.
+// segment, and a value . or .. is %2E or %2E%2E, never a step up), in the query or fragment query-escaped
+// (& = ? # and spaces are escaped). A value that starts the template (a base URL from a parameter, a
+// Location header to poll) is inserted as is, since choosing the endpoint is what such a value is for.
+// Anywhere else before the path (a tenant's name in the host, a port) the template's author chose the
+// endpoint, so a value that could move it elsewhere is refused rather than escaped, which no host
+// understands: one with / ? # @ \ % or whitespace, or a colon, except as a port of digits after the
+// template's own colon.
 func EscapeURL() Option { return func(o *options) { o.escape = escapeURL } }
 
 // insert renders val for a template whose text so far is prefix.
@@ -56,11 +61,14 @@ func (e escaping) insert(prefix string, val ref.Val) (string, error) {
 		}
 		switch urlPart(prefix) {
 		case urlPath:
-			return url.PathEscape(s), nil
+			return pathSegment(prefix, s), nil
 		case urlQuery:
 			return url.QueryEscape(s), nil
 		}
-		return s, nil
+		if prefix == "" {
+			return s, nil
+		}
+		return s, inAuthority(prefix, s)
 	}
 	return toString(val)
 }
@@ -153,4 +161,29 @@ func urlPart(prefix string) urlComponent {
 		return urlPath
 	}
 	return urlSchemeOrHost
+}
+
+// pathSegment path-escapes a value inserted after prefix. A value . or .. that starts a segment would take
+// the path a step up or stay where it is once a server or a relative reference resolves it: its dots are
+// escaped too.
+func pathSegment(prefix, s string) string {
+	if (s == "." || s == "..") && strings.HasSuffix(prefix, "/") {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
+}
+
+// inAuthority refuses a value inserted after prefix, before the path, that could change which endpoint the
+// URL names: move the host into userinfo (@), end the authority (/ ? # \), smuggle an escape (%), or add a
+// port the template did not ask for.
+func inAuthority(prefix, s string) error {
+	if strings.HasSuffix(prefix, ":") && s != "" && strings.Trim(s, "0123456789") == "" {
+		return nil // a port
+	}
+	for _, r := range s {
+		if strings.ContainsRune("/?#@\\%:", r) || unicode.IsSpace(r) {
+			return fmt.Errorf("a value inserted into a URL's scheme, host or port may not contain %q", r)
+		}
+	}
+	return nil
 }

@@ -78,7 +78,11 @@ func TestRenderEscapeJSONRoundTrips(t *testing.T) {
 func TestRenderEscapeURL(t *testing.T) {
 	base := Vars{Parameters: map[string]string{
 		"base":    "https://ci.example.com/api",
-		"host":    "ci.example.com:8443",
+		"host":    "ci.example.com",
+		"port":    "8443",
+		"tenant":  "acme",
+		"dot":     ".",
+		"dotdot":  "..",
 		"query":   "a&b=c?d/e f#g",
 		"quote":   `say "hi"`,
 		"unicode": "déploiement ✓",
@@ -95,7 +99,10 @@ func TestRenderEscapeURL(t *testing.T) {
 		"a query value":              {tmpl: "https://h/jobs?name=${ parameters.query }&v=1", want: "https://h/jobs?name=a%26b%3Dc%3Fd%2Fe+f%23g&v=1"},
 		"a fragment":                 {tmpl: "https://h/jobs#${ parameters.quote }", want: "https://h/jobs#say+%22hi%22"},
 		"a base URL is as is":        {tmpl: "${ parameters.base }/jobs/${ parameters.query }", want: "https://ci.example.com/api/jobs/a&b=c%3Fd%2Fe%20f%23g"},
-		"a host is as is":            {tmpl: "https://${ parameters.host }/jobs", want: "https://ci.example.com:8443/jobs"},
+		"a host is as is":            {tmpl: "https://${ parameters.host }:${ parameters.port }/jobs", want: "https://ci.example.com:8443/jobs"},
+		"a tenant in the host":       {tmpl: "https://${ parameters.tenant }.example.com/", want: "https://acme.example.com/"},
+		"dot segments are escaped":   {tmpl: "https://h/a/${ parameters.dot }/${ parameters.dotdot }/b", want: "https://h/a/%2E/%2E%2E/b"},
+		"dots in a segment stay":     {tmpl: "https://h/v${ parameters.dotdot }1/${ parameters.host }", want: "https://h/v..1/ci.example.com"},
 		"a relative path":            {tmpl: "/queue/${ parameters.query }", want: "/queue/a&b=c%3Fd%2Fe%20f%23g"},
 		"a base with a query":        {tmpl: "${ parameters.base }?x=1&q=${ parameters.query }", want: "https://ci.example.com/api?x=1&q=a%26b%3Dc%3Fd%2Fe+f%23g"},
 	}
@@ -132,4 +139,31 @@ func TestRenderWithoutEscapingIsUnchanged(t *testing.T) {
 	got, err := tmpl.Render(nasty)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(got).To(Equal(`{"q": "say "hi"", "n": 3} /a&b=c?d/e f#g`))
+}
+
+// A value placed by the template in the host or port cannot move the request to another host: it is
+// refused, naming the expression, instead of rendered.
+func TestRenderEscapeURLRefusesAnotherHost(t *testing.T) {
+	tests := map[string]struct{ tmpl, value string }{
+		"userinfo after the host":   {tmpl: "https://hooks.example.com${ parameters.p }", value: "@evil.com/x?"},
+		"a host ending the tenant":  {tmpl: "https://${ parameters.p }.example.com/", value: "evil.com/"},
+		"a fragment ending it":      {tmpl: "https://${ parameters.p }.example.com/", value: "evil.com#"},
+		"a query ending it":         {tmpl: "https://${ parameters.p }.example.com/", value: "evil.com?"},
+		"a backslash ending it":     {tmpl: "https://${ parameters.p }.example.com/", value: `evil.com\`},
+		"an escape":                 {tmpl: "https://${ parameters.p }.example.com/", value: "evil.com%2F"},
+		"a space":                   {tmpl: "https://${ parameters.p }.example.com/", value: "evil.com x"},
+		"a port of its own":         {tmpl: "https://${ parameters.p }.example.com/", value: "evil.com:80"},
+		"a port with userinfo":      {tmpl: "https://hooks.example.com:${ parameters.p }/", value: "80@evil.com"},
+		"a port that is not digits": {tmpl: "https://hooks.example.com:${ parameters.p }/", value: "80:81"},
+		"userinfo in the scheme":    {tmpl: "http${ parameters.p }", value: "s://evil.com/"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			tmpl, err := ParseTemplate(tt.tmpl, EscapeURL())
+			g.Expect(err).NotTo(HaveOccurred())
+			got, err := tmpl.Render(Vars{Parameters: map[string]string{"p": tt.value}})
+			g.Expect(err).To(MatchError(ContainSubstring("${ parameters.p }: a value inserted into a URL's scheme, host or port may not contain")), "rendered %q", got)
+		})
+	}
 }
