@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
@@ -70,6 +72,31 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 	return nil
 }
 
+// numbered gives o, a run of the cache's list, its queue position when the cache has none yet: this
+// reconcile's own claim may have just numbered it, and taking an unnumbered run for a younger one would let
+// this run start ahead of it. Only a run not yet numbered costs a read.
+func (r *Reconciler) numbered(ctx context.Context, o *v1alpha1.Execution) error {
+	if _, ok := queuePosition(o); ok || r.APIReader == nil {
+		return nil
+	}
+	var fresh v1alpha1.Execution
+	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(o), &fresh)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p, ok := fresh.Annotations[v1alpha1.AnnotationQueuePosition]; ok {
+		o.Annotations = maps.Clone(o.Annotations)
+		if o.Annotations == nil {
+			o.Annotations = map[string]string{}
+		}
+		o.Annotations[v1alpha1.AnnotationQueuePosition] = p
+	}
+	return nil
+}
+
 // ahead says which run of the same pipeline this one waits for: a Running one, or an earlier one still
 // Queued. Runs are ordered by queue position (see before).
 func (r *Reconciler) ahead(ctx context.Context, ex *v1alpha1.Execution) (string, error) {
@@ -87,6 +114,9 @@ func (r *Reconciler) ahead(ctx context.Context, ex *v1alpha1.Execution) (string,
 		case v1alpha1.ExecutionRunning:
 			return fmt.Sprintf("waits for execution %s of pipeline %s to finish (limitConcurrent)", o.Name, ex.Spec.Pipeline), nil
 		case "", v1alpha1.ExecutionQueued:
+			if err := r.numbered(ctx, o); err != nil {
+				return "", err
+			}
 			if !o.Spec.Cancel && o.DeletionTimestamp.IsZero() && before(o, ex) {
 				queued = append(queued, o)
 			}
