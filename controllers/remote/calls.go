@@ -36,19 +36,27 @@ type Request[R any] struct {
 	// Do makes the request; ctx carries its deadline. Do reports failures in R: there is no one to return an
 	// error to.
 	Do func(ctx context.Context) R
+	// Once marks a request that must not be made twice, such as a call that may not be safe to repeat: when
+	// its answer is dropped before a later request of its stage is handed over, its key stays Lost instead
+	// of becoming Unknown, so that no one hands it over again.
+	Once bool
 }
 
 // State is where a request is.
 type State int
 
 const (
-	// Unknown: never handed over here, or its answer is gone (taken too late, or pushed out by newer ones),
-	// or the operator restarted since. Whoever wants it hands it over again.
+	// Unknown: never handed over here, or the answer to a request not Once is gone (taken too late, or
+	// pushed out by newer ones), or the operator restarted since. Whoever wants it hands it over again.
 	Unknown State = iota
 	// Pending: waiting for a slot, or in flight.
 	Pending
 	// Done: answered; the answer is kept until TTL has passed or the stage has moved on to another request.
 	Done
+	// Lost: a Once request was answered, and its answer dropped (TTL, MaxBytes) before the stage moved on to
+	// another request: whether it was recorded is not known here, and making it again could repeat it. Kept,
+	// without the answer, until the stage hands over another request or LostTTL has passed.
+	Lost
 )
 
 // ErrBusy says every slot and queue place is taken: the request was not handed over; try again later.
@@ -71,6 +79,10 @@ type Options[R any] struct {
 	// Wake asks for a reconcile of the owner once its answer is in. A wake-up that cannot be delivered in
 	// a few seconds is dropped: the stage's own next check is the safety net.
 	Wake func(ctx context.Context, owner types.NamespacedName)
+	// LostTTL is how long a Lost key is remembered (default 24h); MaxLost bounds how many are (default
+	// 65536), the oldest going first.
+	LostTTL time.Duration
+	MaxLost int
 	// Clock tells the time, for TTL.
 	Clock clock.PassiveClock
 }
@@ -84,6 +96,8 @@ const (
 	defaultQueue    = 256
 	defaultTTL      = 10 * time.Minute
 	defaultMaxBytes = 64 << 20
+	defaultLostTTL  = 24 * time.Hour
+	defaultMaxLost  = 1 << 16
 	entryOverhead   = 1 << 10
 	wakeTimeout     = 5 * time.Second
 )
@@ -96,8 +110,10 @@ type Calls[R any] struct {
 	mu sync.Mutex
 	// entries are the known requests, by run and stage, then attempt.
 	entries map[scope]map[string]*entry[R]
-	// answered holds the Done entries, oldest answer first, for TTL and MaxBytes.
+	// answered holds the Done entries, oldest answer first, for TTL and MaxBytes; lost the Lost ones, oldest
+	// first, for LostTTL and MaxLost.
 	answered *list.List
+	lost     *list.List
 	pending  int
 	bytes    int64
 }
@@ -112,8 +128,9 @@ type entry[R any] struct {
 	state  State
 	answer R
 	size   int64
-	at     time.Time // when answered
+	at     time.Time // when answered, or lost
 	elem   *list.Element
+	once   bool
 }
 
 // New returns Calls bounded by o.
@@ -133,10 +150,16 @@ func New[R any](o Options[R]) *Calls[R] {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = defaultMaxBytes
 	}
+	if o.LostTTL <= 0 {
+		o.LostTTL = defaultLostTTL
+	}
+	if o.MaxLost <= 0 {
+		o.MaxLost = defaultMaxLost
+	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	return &Calls[R]{o: o, slots: make(chan struct{}, o.Slots), entries: map[scope]map[string]*entry[R]{}, answered: list.New()}
+	return &Calls[R]{o: o, slots: make(chan struct{}, o.Slots), entries: map[scope]map[string]*entry[R]{}, answered: list.New(), lost: list.New()}
 }
 
 // Timeout is each request's deadline.
@@ -158,7 +181,7 @@ func (c *Calls[R]) Submit(r Request[R]) (R, State, error) {
 		return zero, Unknown, ErrBusy
 	}
 	for attempt, e := range c.entries[sc] {
-		if e.state == Done {
+		if e.state == Done || e.state == Lost {
 			c.forget(e)
 			delete(c.entries[sc], attempt)
 		}
@@ -166,7 +189,7 @@ func (c *Calls[R]) Submit(r Request[R]) (R, State, error) {
 	if c.entries[sc] == nil {
 		c.entries[sc] = map[string]*entry[R]{}
 	}
-	e := &entry[R]{key: r.Key, state: Pending}
+	e := &entry[R]{key: r.Key, state: Pending, once: r.Once}
 	c.entries[sc][r.Key.Attempt] = e
 	c.pending++
 	go c.run(e, r)
@@ -212,26 +235,51 @@ func (c *Calls[R]) run(e *entry[R], r Request[R]) {
 	}
 }
 
-// expire drops answers older than TTL, and the oldest ones while the answers weigh more than MaxBytes.
-// Callers hold c.mu.
+// expire drops answers older than TTL, and the oldest ones while the answers weigh more than MaxBytes;
+// those of Once requests leave a Lost key behind. It then drops Lost keys older than LostTTL or beyond
+// MaxLost. Callers hold c.mu.
 func (c *Calls[R]) expire() {
 	now := c.o.Clock.Now()
 	for front := c.answered.Front(); front != nil; front = c.answered.Front() {
 		e := front.Value.(*entry[R])
 		if now.Sub(e.at) < c.o.TTL && c.bytes <= c.o.MaxBytes {
+			break
+		}
+		c.forget(e)
+		if e.once {
+			var zero R
+			e.state, e.answer, e.at = Lost, zero, now
+			e.elem = c.lost.PushBack(e)
+			continue
+		}
+		c.remove(e)
+	}
+	for front := c.lost.Front(); front != nil; front = c.lost.Front() {
+		e := front.Value.(*entry[R])
+		if now.Sub(e.at) < c.o.LostTTL && c.lost.Len() <= c.o.MaxLost {
 			return
 		}
 		c.forget(e)
-		sc := scope{e.key.Run, e.key.Stage}
-		delete(c.entries[sc], e.key.Attempt)
-		if len(c.entries[sc]) == 0 {
-			delete(c.entries, sc)
-		}
+		c.remove(e)
 	}
 }
 
-// forget takes a Done entry out of the answers' accounting. Callers hold c.mu and remove it from entries.
+// remove takes an entry out of entries. Callers hold c.mu.
+func (c *Calls[R]) remove(e *entry[R]) {
+	sc := scope{e.key.Run, e.key.Stage}
+	delete(c.entries[sc], e.key.Attempt)
+	if len(c.entries[sc]) == 0 {
+		delete(c.entries, sc)
+	}
+}
+
+// forget takes a Done or Lost entry out of its list and the answers' accounting. Callers hold c.mu and
+// remove it from entries.
 func (c *Calls[R]) forget(e *entry[R]) {
+	if e.state == Lost {
+		c.lost.Remove(e.elem)
+		return
+	}
 	c.answered.Remove(e.elem)
 	c.bytes -= e.size
 }

@@ -202,3 +202,61 @@ func TestAnswersAreBoundedByBytes(t *testing.T) {
 		g.Expect(state).To(Equal(want), "run-%d: the oldest answers go first", i)
 	}
 }
+
+// The answer to a request that must not be made twice, dropped before anyone moved on from it, leaves the
+// key Lost: handing it over again makes no request. A later request of the stage, or LostTTL, ends that.
+func TestDroppedAnswerOfAOnceRequestIsLost(t *testing.T) {
+	g := NewWithT(t)
+	clock := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	c := New(Options[string]{TTL: time.Minute, LostTTL: time.Hour, Clock: clock})
+	var made atomic.Int32
+	answer := func(context.Context) string { made.Add(1); return "ok" }
+	once := func(k Key) Request[string] { r := request(k, answer); r.Once = true; return r }
+	call, other := key("run-1", "call"), key("run-2", "call")
+	for _, k := range []Key{call, other} {
+		_, _, err := c.Submit(once(k))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Eventually(func() State { _, s := c.Result(k); return s }).Should(Equal(Done))
+	}
+
+	clock.SetTime(clock.Now().Add(time.Minute))
+	a, state := c.Result(call)
+	g.Expect(state).To(Equal(Lost))
+	g.Expect(a).To(BeEmpty(), "the answer itself is gone")
+	a, state, err := c.Submit(once(call))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(state).To(Equal(Lost))
+	g.Expect(a).To(BeEmpty())
+	g.Expect(made.Load()).To(BeEquivalentTo(2), "not made again")
+	g.Expect(c.bytes).To(BeZero(), "a Lost key weighs nothing against MaxBytes")
+
+	_, _, err = c.Submit(request(key("run-1", "poll/1"), answer))
+	g.Expect(err).NotTo(HaveOccurred())
+	_, state = c.Result(call)
+	g.Expect(state).To(Equal(Unknown), "the stage moved on: the call was recorded")
+
+	clock.SetTime(clock.Now().Add(time.Hour - time.Second))
+	_, state = c.Result(other)
+	g.Expect(state).To(Equal(Lost))
+	clock.SetTime(clock.Now().Add(time.Second))
+	_, state = c.Result(other)
+	g.Expect(state).To(Equal(Unknown), "after LostTTL")
+}
+
+// An answer pushed out by newer ones is Lost too, and Lost keys are bounded in number.
+func TestAnswerOfAOnceRequestPushedOutIsLost(t *testing.T) {
+	g := NewWithT(t)
+	c := New(Options[string]{MaxBytes: 2*entryOverhead + 200, MaxLost: 2, Size: func(s string) int64 { return int64(len(s)) }})
+	body := string(make([]byte, 100))
+	for i := range 5 {
+		r := request(key(fmt.Sprintf("run-%d", i), "call"), func(context.Context) string { return body })
+		r.Once = true
+		_, _, err := c.Submit(r)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Eventually(func() bool { _, s := c.Result(r.Key); return s == Done }).Should(BeTrue())
+	}
+	for i, want := range []State{Unknown, Lost, Lost, Done, Done} {
+		_, state := c.Result(key(fmt.Sprintf("run-%d", i), "call"))
+		g.Expect(state).To(Equal(want), "run-%d", i)
+	}
+}

@@ -28,8 +28,8 @@ import (
 // the stage's status before anything else reads it: the status, not Calls, is the record of the run.
 //
 // The call is made once per run as long as the operator runs: a reconcile whose status write is lost hands
-// the same request over again, and Calls, which knows it, neither makes it again nor loses its answer. The
-// stage also confirms the Execution is fresh right before handing the call over, so a stale cache cannot
+// the same request over again, and Calls, which knows it, does not make it again. An answer Calls had to
+// drop before it was recorded fails the stage instead of calling again (see await). The stage also confirms the Execution is fresh right before handing the call over, so a stale cache cannot
 // repeat a call already recorded. Across an operator restart it is at least once: a call in flight, or
 // answered but not yet recorded, is made again by the new operator. Every call therefore carries an
 // Idempotency-Key header, "<execution UID>/<stage name>", the same on every attempt of one run and
@@ -73,7 +73,8 @@ import (
 // it is the polled response, with all its headers (lowercase names, first value). failureExpression is
 // evaluated first; an expression that cannot be evaluated fails the stage.
 //
-// Cancel has nothing to stop: the remote is not told, and a request in flight runs to its deadline.
+// Cancel, on a timeout or the run's cancel, has nothing to stop: the remote is not told, and a request in
+// flight runs to its deadline. It removes AwaitingResponse, as does any failure of the stage.
 type Webhook struct {
 	// HTTP makes the requests; redirects are not followed whatever its CheckRedirect says. Nil means
 	// NewWebhookClient(nil).
@@ -135,8 +136,12 @@ func (w Webhook) Check(ctx context.Context, s *engine.StageRun) error {
 	return w.poll(ctx, s)
 }
 
-// Cancel has nothing to stop: the call is over or runs to its deadline, and a poll only reads.
-func (Webhook) Cancel(context.Context, *engine.StageRun) error { return nil }
+// Cancel has nothing to stop: the call is over or runs to its deadline, and a poll only reads. The stage
+// no longer awaits its answer.
+func (Webhook) Cancel(_ context.Context, s *engine.StageRun) error {
+	meta.RemoveStatusCondition(&s.Status.Conditions, v1alpha1.ConditionAwaitingResponse)
+	return nil
+}
 
 // call renders the call and hands it over.
 func (w Webhook) call(ctx context.Context, s *engine.StageRun) error {
@@ -164,8 +169,14 @@ func failOrRetry(s *engine.StageRun, msg string, err error) error {
 	if err != nil {
 		return err
 	}
-	s.Fail(msg)
+	fail(s, msg)
 	return nil
+}
+
+// fail fails the stage, which then awaits nothing.
+func fail(s *engine.StageRun, msg string) {
+	meta.RemoveStatusCondition(&s.Status.Conditions, v1alpha1.ConditionAwaitingResponse)
+	s.Fail(msg)
 }
 
 // handOver gives req to Calls and keeps the stage Running while it is answered; an answer already in
@@ -180,6 +191,7 @@ func (w Webhook) handOver(ctx context.Context, s *engine.StageRun, reason string
 		Key:   requestKey(s, reason),
 		Owner: types.NamespacedName{Namespace: s.Execution.Namespace, Name: s.Execution.Name},
 		Do:    func(ctx context.Context) *answer { return w.do(ctx, req, limit) },
+		Once:  reason == reasonCall,
 	})
 	if errors.Is(err, remote.ErrBusy) {
 		s.Running(fmt.Sprintf("%s: waiting, too many webhook requests are in flight", req), s.Now.Add(busyRetry))
@@ -188,7 +200,7 @@ func (w Webhook) handOver(ctx context.Context, s *engine.StageRun, reason string
 	if err != nil {
 		return err
 	}
-	if state == remote.Done {
+	if state == remote.Done || state == remote.Lost {
 		return w.await(ctx, s, meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionAwaitingResponse))
 	}
 	w.awaiting(s, req.String(), reason)
@@ -205,7 +217,9 @@ func (w Webhook) awaiting(s *engine.StageRun, req, reason string) {
 }
 
 // await looks at the request the AwaitingResponse condition c names: it records its answer when in, and
-// hands it over again when Calls does not know it (the operator restarted, or every slot was taken).
+// hands it over again when Calls does not know it (the operator restarted, or every slot was taken). A
+// call whose answer Calls dropped before it was recorded (the run was not reconciled within Calls' TTL,
+// or larger answers pushed it out) fails the stage: it may have done its work, and is not made again.
 func (w Webhook) await(ctx context.Context, s *engine.StageRun, c *metav1.Condition) error {
 	a, state := w.Calls.Result(requestKey(s, c.Reason))
 	switch state {
@@ -219,6 +233,9 @@ func (w Webhook) await(ctx context.Context, s *engine.StageRun, c *metav1.Condit
 			return w.poll(ctx, s)
 		}
 		return w.call(ctx, s)
+	case remote.Lost:
+		fail(s, c.Message+": the answer was lost before it was recorded; not calling again")
+		return nil
 	}
 	req := c.Message
 	meta.RemoveStatusCondition(&s.Status.Conditions, v1alpha1.ConditionAwaitingResponse)

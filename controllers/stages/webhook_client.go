@@ -33,8 +33,14 @@ func NewWebhookClient(proxy *url.URL) *http.Client {
 	}
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseMetadata}
 	t.DialContext = d.DialContext
+	// Answers wait in Calls' shared byte budget with their headers: a remote's headers must not push out
+	// other runs' answers.
+	t.MaxResponseHeaderBytes = maxResponseHeaderBytes
 	return &http.Client{Transport: t}
 }
+
+// maxResponseHeaderBytes bounds a webhook response's headers.
+const maxResponseHeaderBytes = 64 << 10
 
 // metadataAddresses are the cloud metadata services that are not link-local.
 var metadataAddresses = []netip.Addr{
