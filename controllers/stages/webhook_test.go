@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -461,6 +462,99 @@ func TestWebhookRestartHandsOverAgain(t *testing.T) {
 	again.settle(g, run)
 	g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageSucceeded))
 	g.Expect(output(g, run, "polls")).To(BeEquivalentTo(1), "the poll handed over again is the same poll")
+}
+
+// An answer to the call that Calls drops before the run records it (the run was not reconciled within the
+// answers' TTL) fails the stage rather than calling again; the condition goes with the failure.
+func TestWebhookLostAnswerIsNotCalledAgain(t *testing.T) {
+	g := NewWithT(t)
+	rm := newRemote(t, reply(200, `{}`))
+	run := webhookRun(&v1alpha1.WebhookStage{URL: rm.URL + "/services/T000/B000/XXXX"})
+	clock := clocktesting.NewFakePassiveClock(webhookT0)
+	h := newHook(remote.Options[*answer]{TTL: time.Minute, Clock: clock})
+	g.Expect(h.Start(context.Background(), run)).To(Succeed())
+	g.Eventually(h.woken, "10s").Should(Receive())
+
+	clock.SetTime(webhookT0.Add(time.Minute))
+	run.Now = webhookT0.Add(time.Minute)
+	g.Expect(h.Check(context.Background(), run)).To(Succeed())
+	g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(run.Status.Message).To(Equal("POST " + rm.URL + "/services/…: the answer was lost before it was recorded; not calling again"))
+	g.Expect(awaiting(run)).To(BeFalse())
+	g.Expect(run.Status.Conditions).To(BeEmpty())
+
+	// A status write of that failure that is lost brings the stage back awaiting: still no second call.
+	again := webhookRun(run.Spec.Webhook)
+	g.Expect(h.Start(context.Background(), again)).To(Succeed())
+	g.Expect(again.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(rm.received()).To(HaveLen(1))
+}
+
+// A remote cannot fill the operator's memory with headers: over 64 KiB of them fail the call.
+func TestWebhookResponseHeadersAreBounded(t *testing.T) {
+	g := NewWithT(t)
+	rm := newRemote(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Big", strings.Repeat("x", 80<<10))
+		w.WriteHeader(200)
+	})
+	run := webhookRun(&v1alpha1.WebhookStage{URL: rm.URL})
+	h := newHook(remote.Options[*answer]{})
+	h.HTTP = NewWebhookClient(nil)
+	g.Expect(h.Start(context.Background(), run)).To(Succeed())
+	h.settle(g, run)
+	g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(run.Status.Message).To(ContainSubstring("headers exceeded"))
+}
+
+// A stage that fails or times out while awaiting an answer no longer says it awaits one: not when the
+// call handed over again after a restart cannot be rendered, nor when the engine's timeout ends it.
+func TestWebhookFailedStageAwaitsNothing(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	rm := newRemote(t, func(_ int, w http.ResponseWriter, _ *http.Request) { <-release; w.WriteHeader(204) })
+
+	t.Run("call not renderable after a restart", func(t *testing.T) {
+		g := NewWithT(t)
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "hook-token"}, Data: map[string][]byte{"token": []byte("t0ps3cret")}}
+		run := webhookRun(&v1alpha1.WebhookStage{URL: rm.URL, HeadersFrom: []v1alpha1.WebhookHeaderSource{
+			{Name: "Authorization", ValueFrom: v1alpha1.HeaderValueSource{SecretKeyRef: v1alpha1.SecretKeySelector{Name: "hook-token", Key: "token"}}}}})
+		h := newHook(remote.Options[*answer]{})
+		h.Secrets = fake.NewClientBuilder().WithObjects(secret).Build()
+		g.Expect(h.Start(context.Background(), run)).To(Succeed())
+		g.Expect(awaiting(run)).To(BeTrue())
+
+		restarted := newHook(remote.Options[*answer]{})
+		restarted.Secrets = fake.NewClientBuilder().Build() // the Secret was deleted meanwhile
+		g.Expect(restarted.Check(context.Background(), run)).To(Succeed())
+		g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageFailed))
+		g.Expect(run.Status.Message).To(Equal("webhook.headersFrom[0].valueFrom.secretKeyRef: Secret shop/hook-token not found"))
+		g.Expect(run.Status.Conditions).To(BeEmpty())
+	})
+
+	t.Run("timed out", func(t *testing.T) {
+		g := NewWithT(t)
+		ex := &v1alpha1.Execution{
+			ObjectMeta: metav1.ObjectMeta{Name: "demo-x7k2p", Namespace: "shop", UID: "0b6f-uid-2"},
+			Spec:       v1alpha1.ExecutionSpec{Pipeline: "demo"},
+			Status: v1alpha1.ExecutionStatus{
+				Phase: v1alpha1.ExecutionRunning,
+				PipelineSpec: &v1alpha1.PipelineSpec{Application: "shop", Stages: []v1alpha1.Stage{
+					{Name: "notify", Timeout: "1s", StageType: v1alpha1.StageType{Webhook: &v1alpha1.WebhookStage{URL: rm.URL}}},
+				}},
+			},
+		}
+		engine.InitStages(ex)
+		h := newHook(remote.Options[*answer]{})
+		e := &engine.Engine{Stages: engine.Stages{"webhook": h.Webhook}}
+		fresh := func(context.Context) error { return nil }
+		g.Expect(e.Step(context.Background(), ex, webhookT0, fresh).Err).NotTo(HaveOccurred())
+		g.Expect(meta.IsStatusConditionTrue(ex.Status.Stages[0].Conditions, v1alpha1.ConditionAwaitingResponse)).To(BeTrue())
+
+		g.Expect(e.Step(context.Background(), ex, webhookT0.Add(2*time.Second), fresh).Err).NotTo(HaveOccurred())
+		g.Expect(ex.Status.Stages[0].Phase).To(Equal(v1alpha1.StageFailed))
+		g.Expect(ex.Status.Stages[0].Message).To(Equal("timed out after 1s"))
+		g.Expect(ex.Status.Stages[0].Conditions).To(BeEmpty())
+	})
 }
 
 // The engine's freshness check runs before the call: a stale cache makes no call, and the engine gets
