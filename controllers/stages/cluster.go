@@ -431,6 +431,14 @@ func clusterOf(g *v1alpha1.ServerGroup) cluster {
 	return cluster{Namespace: g.Namespace, Name: name, Account: g.Spec.Account, Region: g.Spec.Region}
 }
 
+// serving says whether a group takes traffic as the cloud shows it, not only as its spec asks: one asked to
+// be Enabled that is not in its load balancers yet, has no healthy instance, or is another's (NotOwned)
+// would not carry the cluster's traffic.
+func serving(g *v1alpha1.ServerGroup) bool {
+	return !deleting(g) && g.Spec.Traffic == v1alpha1.TrafficEnabled &&
+		g.Status.Traffic == v1alpha1.TrafficEnabled && g.Status.Instances.Healthy > 0
+}
+
 // lastEnabled returns why taking g out of traffic (disabling or destroying it) would leave its cluster with
 // no enabled server group, or "" when another group of the cluster is enabled or g is not: Spinnaker's
 // guard against an outage made by a pipeline. field is the stage's type, for the message. It reads past
@@ -446,7 +454,7 @@ func (c serverGroups) lastEnabled(ctx context.Context, field string, g *v1alpha1
 	}
 	for i := range groups {
 		o := &groups[i]
-		if o.Name != g.Name && !deleting(o) && o.Spec.Traffic == v1alpha1.TrafficEnabled {
+		if o.Name != g.Name && serving(o) {
 			return "", nil
 		}
 	}

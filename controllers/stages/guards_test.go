@@ -54,3 +54,29 @@ func TestLastEnabledGuard(t *testing.T) {
 	g.Expect(dis.Status.Phase).To(Equal(v1alpha1.StageSucceeded), dis.Status.Message)
 	g.Expect(api.state()).To(HaveKeyWithValue("shop-main-v001", "Disabled/3"))
 }
+
+// A group whose spec asks for traffic but whose status shows it not in its load balancers yet (or with no
+// healthy instance) does not keep the cluster serving: taking the last group that serves out is refused.
+func TestLastEnabledGuardCountsWhatServes(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	api := newFakeAPI(t)
+	api.existing("shop-main-v001", v1alpha1.TrafficEnabled, 3)
+	coming := sg("shop-main-v002", fakeT0)
+	coming.Namespace = api.ns
+	coming.Spec.Traffic = v1alpha1.TrafficEnabled
+	g.Expect(api.c.Create(ctx, &coming)).To(Succeed()) // not converged: its status shows no traffic
+	all := All(api.deps())
+
+	dis := stageRun(serverGroupStage("disable", v1alpha1.StageType{DisableServerGroup: &v1alpha1.DisableServerGroupStage{
+		ServerGroupTarget: v1alpha1.ServerGroupTarget{ServerGroup: "shop-main-v001"}}}))
+	g.Expect(all["disableServerGroup"].Start(ctx, dis)).To(Succeed())
+	g.Expect(dis.Status.Phase).To(Equal(v1alpha1.StageFailed))
+	g.Expect(dis.Status.Message).To(ContainSubstring("shop-main-v001 is the last enabled server group of cluster shop-main"))
+
+	api.settle() // v002 is in its load balancers now, with healthy instances
+	dis = stageRun(serverGroupStage("disable", v1alpha1.StageType{DisableServerGroup: &v1alpha1.DisableServerGroupStage{
+		ServerGroupTarget: v1alpha1.ServerGroupTarget{ServerGroup: "shop-main-v001"}}}))
+	g.Expect(all["disableServerGroup"].Start(ctx, dis)).To(Succeed())
+	g.Expect(dis.Status.Phase).NotTo(Equal(v1alpha1.StageFailed), dis.Status.Message)
+}
