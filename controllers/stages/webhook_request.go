@@ -56,7 +56,7 @@ func (w Webhook) renderCall(ctx context.Context, s *engine.StageRun) (request, s
 	if msg != "" {
 		return request{}, msg, nil
 	}
-	header, msg, err := w.renderHeaders(ctx, s)
+	header, msg, err := w.renderHeaders(ctx, s, true)
 	if err != nil || msg != "" {
 		return request{}, msg, err
 	}
@@ -82,7 +82,9 @@ func (w Webhook) renderCall(ctx context.Context, s *engine.StageRun) (request, s
 }
 
 // renderPoll renders a poll: a GET of the status URL with the call's headers, which usually carry the
-// credentials the status endpoint wants too.
+// credentials the status endpoint wants too. The headersFrom Secrets go only to the call's own scheme,
+// host and port: a status URL may come from the remote's answer (a Location header, a body field), and
+// the remote must not be able to send the stage's tokens elsewhere.
 func (w Webhook) renderPoll(ctx context.Context, s *engine.StageRun) (request, string, error) {
 	wh := s.Spec.Webhook
 	raw, err := s.Render(wh.WaitForCompletion.StatusURL, map[string]any{expr.VarResponse: callResponse(s)}, expr.WithResponse(), expr.EscapeURL())
@@ -97,15 +99,29 @@ func (w Webhook) renderPoll(ctx context.Context, s *engine.StageRun) (request, s
 	if msg != "" {
 		return request{}, msg, nil
 	}
-	header, msg, err := w.renderHeaders(ctx, s)
+	header, msg, err := w.renderHeaders(ctx, s, base != nil && sameOrigin(u, base))
 	if err != nil || msg != "" {
 		return request{}, msg, err
 	}
 	return request{method: http.MethodGet, url: u, header: header}, "", nil
 }
 
-// renderHeaders renders headers, then reads headersFrom, whose values win.
-func (w Webhook) renderHeaders(ctx context.Context, s *engine.StageRun) (http.Header, string, error) {
+// sameOrigin says whether two absolute http(s) URLs have one scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+// renderHeaders renders headers, then, with secrets, reads headersFrom, whose values win.
+func (w Webhook) renderHeaders(ctx context.Context, s *engine.StageRun, secrets bool) (http.Header, string, error) {
 	header := http.Header{}
 	hs := s.Spec.Webhook.Headers
 	keys := make([]string, 0, len(hs))
@@ -119,6 +135,9 @@ func (w Webhook) renderHeaders(ctx context.Context, s *engine.StageRun) (http.He
 			return nil, fmt.Sprintf("webhook.headers.%s: %v", k, err), nil
 		}
 		header.Set(k, v)
+	}
+	if !secrets {
+		return header, "", nil
 	}
 	for i, h := range s.Spec.Webhook.HeadersFrom {
 		v, msg, err := w.secretValue(ctx, s.Execution.Namespace, fmt.Sprintf("webhook.headersFrom[%d].valueFrom.secretKeyRef", i), h.ValueFrom.SecretKeyRef.Name, h.ValueFrom.SecretKeyRef.Key)

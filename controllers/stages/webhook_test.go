@@ -1077,6 +1077,59 @@ func TestWebhookHeadersFromSecrets(t *testing.T) {
 	}
 }
 
+// A status URL the remote chooses gets the headersFrom Secrets only when it is on the call's scheme, host
+// and port; elsewhere it is polled with the plain headers alone.
+func TestWebhookPollSendsSecretsOnlyToTheCallsHost(t *testing.T) {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "hook-token"}, Data: map[string][]byte{"token": []byte("Bearer t0ps3cret")}}
+	elsewhere := newRemote(t, reply(200, `{"state": "done"}`))
+	tests := map[string]struct {
+		location   func(call *receiver) string
+		polled     func(call *receiver) *receiver
+		wantSecret bool
+	}{
+		"same host, relative": {location: func(*receiver) string { return "/status/1" }, polled: func(c *receiver) *receiver { return c }, wantSecret: true},
+		"same host, absolute": {location: func(c *receiver) string { return c.URL + "/status/1" }, polled: func(c *receiver) *receiver { return c }, wantSecret: true},
+		"another port":        {location: func(*receiver) string { return elsewhere.URL + "/status/1" }, polled: func(*receiver) *receiver { return elsewhere }},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			var call *receiver
+			call = newRemote(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				if n == 0 {
+					w.Header().Set("Location", tc.location(call))
+					w.WriteHeader(202)
+					return
+				}
+				reply(200, `{"state": "done"}`)(n, w, r)
+			})
+			run := webhookRun(&v1alpha1.WebhookStage{
+				URL: call.URL + "/jobs", Headers: map[string]string{"X-Plain": "yes"},
+				HeadersFrom: []v1alpha1.WebhookHeaderSource{{Name: "Authorization", ValueFrom: v1alpha1.HeaderValueSource{
+					SecretKeyRef: v1alpha1.SecretKeySelector{Name: "hook-token", Key: "token"}}}},
+				WaitForCompletion: &v1alpha1.WebhookCompletion{StatusURL: "${ response.headers.location }", SuccessExpression: "response.body.state == 'done'"},
+			})
+			h := newHook(remote.Options[*answer]{})
+			h.Secrets = fake.NewClientBuilder().WithObjects(secret).Build()
+			g.Expect(h.Start(context.Background(), run)).To(Succeed())
+			h.settle(g, run)
+			pollUntil(g, h, run, 3)
+			g.Expect(run.Status.Phase).To(Equal(v1alpha1.StageSucceeded), run.Status.Message)
+
+			g.Expect(call.received()[0].Header.Get("Authorization")).To(Equal("Bearer t0ps3cret"))
+			polls := tc.polled(call).received()
+			poll := polls[len(polls)-1]
+			g.Expect(poll.Path).To(Equal("/status/1"))
+			g.Expect(poll.Header.Get("X-Plain")).To(Equal("yes"))
+			if tc.wantSecret {
+				g.Expect(poll.Header.Get("Authorization")).To(Equal("Bearer t0ps3cret"))
+			} else {
+				g.Expect(poll.Header.Values("Authorization")).To(BeEmpty())
+			}
+		})
+	}
+}
+
 // A wake-up that never comes does not leave the stage stuck or spinning: at the safety-net check the
 // answer is still awaited, and the next such check is pushed a deadline further.
 func TestWebhookLostWakeUpIsCheckedAgainLater(t *testing.T) {
