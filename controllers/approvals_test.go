@@ -414,3 +414,32 @@ spec:
 	ex = waitPhase(g, ns, "late", v1alpha1.ExecutionSucceeded)
 	g.Expect(stageOf(g, ex, "gate").Phase).To(Equal(v1alpha1.StageSucceeded))
 }
+
+// TestEditorCannotCreateApproved: judgments, skipWaits and cancel on a new run take the permission to
+// patch runs, as they would after creation: an editor cannot start a run already approved (even of a
+// stage that lists no approvers) or with its waits skipped; an approver may.
+func TestEditorCannotCreateApproved(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	ctx := context.Background()
+	pre := func(name string, spec v1alpha1.ExecutionSpec) *v1alpha1.Execution {
+		spec.Pipeline = "gated"
+		return &v1alpha1.Execution{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
+	}
+	open := map[string]v1alpha1.Judgment{"open": {Decision: v1alpha1.DecisionContinue}}
+	for name, tc := range map[string]struct {
+		spec v1alpha1.ExecutionSpec
+		what string
+	}{
+		"judged":  {spec: v1alpha1.ExecutionSpec{Judgments: open}, what: "judgments"},
+		"skipped": {spec: v1alpha1.ExecutionSpec{SkipWaits: []string{"soak"}}, what: "skipWaits"},
+		"both":    {spec: v1alpha1.ExecutionSpec{Judgments: open, SkipWaits: []string{"soak"}}, what: "judgments and skipWaits"},
+		"cancel":  {spec: v1alpha1.ExecutionSpec{Cancel: true}, what: "cancel"},
+	} {
+		err := as(t, dave).Create(ctx, pre("dave-"+name, tc.spec))
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%s: %v", name, err)
+		g.Expect(err.Error()).To(ContainSubstring("creating a run with " + tc.what + " needs permission to patch executions in namespace " + ns + ": " + dave + " may not"))
+	}
+	g.Expect(as(t, bob).Create(ctx, pre("bob-skipped", v1alpha1.ExecutionSpec{Judgments: open, SkipWaits: []string{"soak"}}))).To(Succeed())
+	g.Expect(execution(g, ns, "bob-skipped").Spec.Judgments["open"].JudgedBy).To(Equal(bob))
+}

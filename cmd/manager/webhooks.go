@@ -61,7 +61,7 @@ func (f *webhookFlags) setup(ctx context.Context, mgr ctrl.Manager, scheme *runt
 		return err
 	}
 	srv := mgr.GetWebhookServer()
-	admission.Register(srv, admission.Options{Reader: mgr.GetClient(), Scheme: scheme, Operator: operator})
+	admission.Register(srv, admission.Options{Reader: mgr.GetAPIReader(), Reviewer: direct, Scheme: scheme, Operator: operator})
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@
 package admission
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -31,8 +32,11 @@ const (
 
 // Options are what the webhooks need.
 type Options struct {
-	// Reader reads Pipelines and CloudAccounts; the manager's cached client serves.
+	// Reader reads Pipelines and CloudAccounts. An uncached reader (the manager's APIReader): a check
+	// against a cache a moment behind could pass a judgment the Pipeline's approvers no longer allow.
 	Reader client.Reader
+	// Reviewer creates the SubjectAccessReviews that ask whether a run's creator may patch Executions.
+	Reviewer client.Writer
 	// Scheme decodes the requests' objects.
 	Scheme *runtime.Scheme
 	// Operator is the user name the operator itself reaches the API server as (see WhoAmI). Only it may
@@ -51,7 +55,7 @@ func Register(srv webhook.Server, o Options) {
 	d := admission.NewDecoder(o.Scheme)
 	for path, h := range map[string]admission.Handler{
 		PathMutateExecution:     &executionStamper{decoder: d, operator: o.Operator, now: o.Now},
-		PathValidateExecution:   &executionValidator{decoder: d, reader: o.Reader},
+		PathValidateExecution:   &executionValidator{decoder: d, reader: o.Reader, reviewer: o.Reviewer},
 		PathValidatePipeline:    &pipelineValidator{decoder: d},
 		PathValidateServerGroup: &serverGroupValidator{decoder: d, reader: o.Reader},
 	} {
@@ -74,6 +78,12 @@ func decode[T runtime.Object](d admission.Decoder, req admission.Request, obj, o
 // does for the schema's own errors.
 func refuse(kind, name string, errs field.ErrorList) admission.Response {
 	st := apierrors.NewInvalid(schema.GroupKind{Group: "delivery.gennaker.io", Kind: kind}, name, errs).Status()
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &st}}
+}
+
+// forbidden refuses as RBAC does (403), for a request the caller lacks the permission for.
+func forbidden(name, msg string) admission.Response {
+	st := apierrors.NewForbidden(schema.GroupResource{Group: "delivery.gennaker.io", Resource: "executions"}, name, errors.New(msg)).Status()
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &st}}
 }
 

@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +26,8 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 )
+
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // +kubebuilder:webhook:path=/mutate-delivery-gennaker-io-v1alpha1-execution,mutating=true,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=mexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
 // +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
@@ -53,7 +57,7 @@ func (h *executionStamper) Handle(_ context.Context, req admission.Request) admi
 		old = v1alpha1.Execution{}
 	}
 	user := req.UserInfo
-	now := metav1.NewTime(h.now().Truncate(time.Second))
+	now := metav1.NewTime(stampTime(h.now()))
 	stampJudgments(&ex, &old, user, now)
 	stampAnnotations(&ex, &old, req.Operation == admissionv1.Create, user.Username, h.operator)
 	raw, err := withStamps(req.Object.Raw, &ex)
@@ -61,6 +65,15 @@ func (h *executionStamper) Handle(_ context.Context, req admission.Request) admi
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// stampTime is t as judgedAt records it, to the second (RFC 3339 in the object), rounded up: rounded down, a
+// judgment that reached the API server up to 999 ms after its stage's deadline would count as on time.
+func stampTime(t time.Time) time.Time {
+	if s := t.Truncate(time.Second); s.Before(t) {
+		return s.Add(time.Second)
+	}
+	return t
 }
 
 // withStamps is the request's object with ex's judgments and annotations and nothing else changed: a
@@ -180,8 +193,9 @@ func stampAnnotations(ex, old *v1alpha1.Execution, create bool, user, operator s
 
 // executionValidator refuses what no one may do to a run, and judgments the caller may not make.
 type executionValidator struct {
-	decoder admission.Decoder
-	reader  client.Reader
+	decoder  admission.Decoder
+	reader   client.Reader
+	reviewer client.Writer
 }
 
 func (h *executionValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
@@ -195,6 +209,15 @@ func (h *executionValidator) Handle(ctx context.Context, req admission.Request) 
 		errs = append(errs, immutable(root, &ex, &old)...)
 	} else {
 		old = v1alpha1.Execution{}
+		if what := patchedAtCreate(&ex); what != "" {
+			allowed, err := h.mayPatch(ctx, ex.Namespace, req.UserInfo)
+			if err != nil {
+				return unavailable(err)
+			}
+			if !allowed {
+				return forbidden(ex.Name, fmt.Sprintf("creating a run with %s needs permission to patch executions in namespace %s: %s may not", what, ex.Namespace, req.UserInfo.Username))
+			}
+		}
 	}
 	added := addedJudgments(root.Child("judgments"), &ex, &old, &errs)
 	if len(added) > 0 && len(errs) == 0 {
@@ -216,6 +239,45 @@ func (h *executionValidator) Handle(ctx context.Context, req admission.Request) 
 		return refuse("Execution", ex.Name, errs)
 	}
 	return admission.Allowed("")
+}
+
+// patchedAtCreate names what a new run carries that, on a run already created, only someone who may patch
+// it could add: judgments, skipWaits, cancel. Without this, a stage with no approvers would let anyone who
+// may create runs (gennaker-editor) start one already approved, its waits skipped.
+func patchedAtCreate(ex *v1alpha1.Execution) string {
+	var what []string
+	if len(ex.Spec.Judgments) > 0 {
+		what = append(what, "judgments")
+	}
+	if len(ex.Spec.SkipWaits) > 0 {
+		what = append(what, "skipWaits")
+	}
+	if ex.Spec.Cancel {
+		what = append(what, "cancel")
+	}
+	return strings.Join(what, " and ")
+}
+
+// mayPatch asks the API server (a SubjectAccessReview) whether user may patch Executions in namespace ns,
+// as RBAC would answer the same user's patch.
+func (h *executionValidator) mayPatch(ctx context.Context, ns string, user authenticationv1.UserInfo) (bool, error) {
+	if h.reviewer == nil {
+		return false, errors.New("no client to ask whether the creator may patch executions")
+	}
+	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
+	for k, v := range user.Extra {
+		extra[k] = authorizationv1.ExtraValue(v)
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: ns, Verb: "patch", Group: v1alpha1.GroupVersion.Group, Resource: "executions",
+		},
+		User: user.Username, Groups: user.Groups, UID: user.UID, Extra: extra,
+	}}
+	if err := h.reviewer.Create(ctx, sar); err != nil {
+		return false, fmt.Errorf("asking whether %s may patch executions: %w", user.Username, err)
+	}
+	return sar.Status.Allowed, nil
 }
 
 // immutable refuses changes of the spec beyond judgments, skipWaits and cancel: the run's pipeline and

@@ -143,7 +143,7 @@ func (e *Env) startWebhooks() error {
 		return err
 	}
 	srv := webhook.NewServer(webhook.Options{Host: "127.0.0.1", Port: port, CertDir: dir})
-	admission.Register(srv, admission.Options{Reader: e.Client, Scheme: Scheme, Operator: operator})
+	admission.Register(srv, admission.Options{Reader: e.Client, Reviewer: e.Client, Scheme: Scheme, Operator: operator})
 	go func() { _ = srv.Start(ctx) }()
 	if err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		return srv.StartedChecker()(nil) == nil, nil
