@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/test/testenv"
@@ -24,4 +25,37 @@ func TestEditorCannotCancelByDeleting(t *testing.T) {
 	err := as(t, dave).Delete(ctx, ex)
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "an editor deleted a run: %v", err)
 	g.Expect(as(t, bob).Delete(ctx, ex)).To(Succeed(), "an approver may delete a run")
+}
+
+// TestForgedChildRunIsNotAdopted: someone who may create runs writes the child a pipeline stage is about to
+// start (its name is known, its parent's UID readable) with an owner reference to the parent, parameters and
+// a judgment of their choosing. The stage must not take it for its own and report its outcome.
+func TestForgedChildRunIsNotAdopted(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: parent}
+spec:
+  application: shop
+  stages:
+  - {name: hold, manualJudgment: {instructions: "go"}}
+  - {name: release, dependsOn: [hold], pipeline: {name: gated}}
+`)
+	ctx := context.Background()
+	run(t, ns, "p", "parent", nil)
+	parent := waitStagePhase(g, ns, "p", "hold", v1alpha1.StageWaitingForJudgment)
+	forged := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p-release",
+			Annotations: map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerPipeline,
+				v1alpha1.AnnotationParentExecution: "p", v1alpha1.AnnotationParentStage: "release"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Execution",
+				Name: "p", UID: parent.UID, Controller: ptr.To(true)}}},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: "gated"},
+	}
+	g.Expect(as(t, dave).Create(ctx, forged)).To(Succeed())
+	g.Expect(judge(env.Client, ns, "p", `{"spec":{"judgments":{"hold":{"decision":"Continue"}}}}`)).To(Succeed())
+	ex := waitStagePhase(g, ns, "p", "release", v1alpha1.StageFailed)
+	g.Expect(stageOf(g, ex, "release").Message).To(Equal("execution p-release already exists and was not started by this stage"))
 }
