@@ -150,9 +150,13 @@ func (d Deploy) Start(ctx context.Context, s *engine.StageRun) error {
 	for i := range plans {
 		clusters[i] = plans[i].cluster
 	}
-	waiting, err := d.leases().acquire(ctx, s, clusters)
+	waiting, failure, err := d.leases().acquire(ctx, s, clusters)
 	if err != nil {
 		return err
+	}
+	if failure != "" {
+		s.Fail(failure)
+		return nil
 	}
 	if waiting != "" {
 		// Check calls Start again until the stage holds every Lease: no progress is recorded until then.
@@ -172,7 +176,6 @@ func (d Deploy) Start(ctx context.Context, s *engine.StageRun) error {
 				return err
 			}
 			s.Fail(msg)
-			d.leases().release(ctx, s, clusters)
 			return nil
 		}
 		progress = append(progress, clusterProgress{
@@ -263,11 +266,7 @@ func (d Deploy) Check(ctx context.Context, s *engine.StageRun) error {
 	if _, ok := s.Status.Outputs[outputProgress]; !ok {
 		return d.Start(ctx, s)
 	}
-	err := d.check(ctx, s)
-	if err == nil && s.Status.Phase != v1alpha1.StageRunning {
-		d.leases().release(ctx, s, d.clusters(s))
-	}
-	return err
+	return d.check(ctx, s)
 }
 
 func (d Deploy) check(ctx context.Context, s *engine.StageRun) error {
@@ -356,8 +355,8 @@ func (d Deploy) failAndRollBack(ctx context.Context, s *engine.StageRun, progres
 	return nil
 }
 
-// Cancel rolls back the red/black clusters with rollbackOnFailure, and gives back the clusters' Leases.
-// It only changes desired state.
+// Cancel rolls back the red/black clusters with rollbackOnFailure. It only changes desired state. The
+// clusters' Leases stay: they pass to the next deploy once the cancel is recorded in the run's status.
 func (d Deploy) Cancel(ctx context.Context, s *engine.StageRun) error {
 	progress, cfgs, msg := d.load(s)
 	if msg == "" { // otherwise nothing is recorded, so nothing this stage knows it changed
@@ -368,25 +367,11 @@ func (d Deploy) Cancel(ctx context.Context, s *engine.StageRun) error {
 			return err
 		}
 	}
-	d.leases().release(ctx, s, d.clusters(s))
 	return nil
 }
 
 func (d Deploy) leases() clusterLeases {
 	return clusterLeases{Client: d.Client, APIReader: d.groups().live()}
-}
-
-// clusters are the clusters of deploy.clusters, as their Leases name them.
-func (d Deploy) clusters(s *engine.StageRun) []cluster {
-	app := ""
-	if ps := s.Execution.Status.PipelineSpec; ps != nil {
-		app = ps.Application
-	}
-	out := make([]cluster, len(s.Spec.Deploy.Clusters))
-	for i, t := range s.Spec.Deploy.Clusters {
-		out[i] = cluster{Namespace: s.Execution.Namespace, Name: v1alpha1.ClusterName(app, t.Stack, t.Detail), Account: t.Account, Region: t.Region}
-	}
-	return out
 }
 
 // rollBack applies rollback to every cluster that has one, reading the groups past the cache (a

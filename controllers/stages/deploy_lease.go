@@ -21,19 +21,22 @@ import (
 
 // Two runs deploying one cluster at once would each take the other's new group for an older one, and
 // disable or destroy it. A deploy stage therefore holds a coordination.k8s.io Lease per cluster, in the
-// run's namespace, from before it makes the cluster's new group until it finishes, fails or is canceled;
-// a stage that finds another holder waits, saying for whom.
+// run's namespace, from before it makes the cluster's new group until its end is recorded in the run's
+// status; a stage that finds another holder waits, saying for whom, and looks again every poll.
 //
 // The Lease names its holder (spec.holderIdentity: execution/stage) and is owned by the holder's
-// Execution, so it goes with it. It is only ever held while the holder's stage is unfinished: a Lease
-// whose holder Execution is gone, finished, or past that stage is taken over, so a missed release never
-// wedges a cluster. It has no duration: holding it is a fact of the holder's status, not of time. A
-// restarted manager finds its Leases and goes on holding them. A stage with several clusters takes their
-// Leases in name order, so two such stages never wait on each other.
+// Execution, so it goes with it. The stage never deletes it: the stage's end is only computed in memory
+// until the run's status is written, and that write may be lost (a conflict, a restart), leaving the stage
+// running in the API server. Instead, a Lease whose holder Execution is gone, finished, or past that stage
+// in its status as the API server has it is taken over. It has no duration: holding it is a fact of the
+// holder's saved status, not of time. A restarted manager finds its Leases and goes on holding them. A
+// stage with several clusters takes their Leases in name order, so two such stages never wait on each
+// other. A Lease the API server refuses for good (forbidden, invalid, namespace terminating) fails the
+// stage, naming the Lease, instead of retrying without end.
 
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete
 
-// clusterLeases takes and gives back the Leases of a deploy stage's clusters.
+// clusterLeases takes the Leases of a deploy stage's clusters.
 type clusterLeases struct {
 	Client    client.Client
 	APIReader client.Reader
@@ -49,16 +52,16 @@ func leaseName(c cluster) string {
 // holderIdentity is how a Lease names the stage that holds it.
 func holderIdentity(s *engine.StageRun) string { return s.Execution.Name + "/" + s.Spec.Name }
 
-// acquire takes the Leases of the clusters, in name order, and returns "" once the stage holds them all,
-// or what it waits for.
-func (l clusterLeases) acquire(ctx context.Context, s *engine.StageRun, clusters []cluster) (string, error) {
+// acquire takes the Leases of the clusters, in name order. It returns what the stage waits for, or why it
+// fails (a Lease the API server refuses for good); both are "" once the stage holds them all.
+func (l clusterLeases) acquire(ctx context.Context, s *engine.StageRun, clusters []cluster) (waiting, failure string, err error) {
 	for _, c := range sortedByLease(clusters) {
-		waiting, err := l.take(ctx, s, c)
-		if err != nil || waiting != "" {
-			return waiting, err
+		waiting, failure, err := l.take(ctx, s, c)
+		if err != nil || waiting != "" || failure != "" {
+			return waiting, failure, err
 		}
 	}
-	return "", nil
+	return "", "", nil
 }
 
 func sortedByLease(clusters []cluster) []cluster {
@@ -68,11 +71,18 @@ func sortedByLease(clusters []cluster) []cluster {
 }
 
 // take takes one cluster's Lease: makes it, finds it already the stage's, or takes it over from a holder
-// that no longer deploys.
-func (l clusterLeases) take(ctx context.Context, s *engine.StageRun, c cluster) (string, error) {
+// that no longer deploys. A refusal that would last is the stage's failure: returned as an error, it would
+// put the stage back to NotStarted, where its timeout never runs, and retry it forever.
+func (l clusterLeases) take(ctx context.Context, s *engine.StageRun, c cluster) (waiting, failure string, err error) {
 	key := types.NamespacedName{Namespace: c.Namespace, Name: leaseName(c)}
+	refused := func(doing string, err error) (string, string, error) {
+		if permanent(err) {
+			return "", fmt.Sprintf("%s: %s deploy Lease %s: %v", c, doing, key, err), nil
+		}
+		return "", "", err
+	}
 	var lease coordinationv1.Lease
-	err := l.APIReader.Get(ctx, key, &lease)
+	err = l.APIReader.Get(ctx, key, &lease)
 	if apierrors.IsNotFound(err) {
 		lease = coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
 			Name: key.Name, Namespace: key.Namespace,
@@ -81,28 +91,39 @@ func (l clusterLeases) take(ctx context.Context, s *engine.StageRun, c cluster) 
 		}}
 		hold(&lease, s)
 		err = l.Client.Create(ctx, &lease)
-		if !apierrors.IsAlreadyExists(err) {
-			return "", err
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return refused("creating", err)
+		}
+		if err == nil {
+			return "", "", nil
 		}
 		// Another run's deploy made it a moment ago.
 		err = l.APIReader.Get(ctx, key, &lease)
 	}
 	if err != nil {
-		return "", err
+		return refused("reading", err)
 	}
 	if holds(&lease, s) {
-		return "", nil
+		return "", "", nil
 	}
 	holder, alive, err := l.holder(ctx, &lease)
 	if err != nil {
-		return "", err
+		return refused("reading the holder of", err)
 	}
 	if alive {
-		return fmt.Sprintf("waiting for %s: deploy in progress by %s", c, holder), nil
+		return fmt.Sprintf("waiting for %s: deploy in progress by %s", c, holder), "", nil
 	}
 	hold(&lease, s)
-	// An update carries the resourceVersion read: of two runs taking it over at once, one wins.
-	return "", l.Client.Update(ctx, &lease)
+	// An update carries the resourceVersion read: of two runs taking it over at once, one wins, and the
+	// other looks again at the next poll.
+	err = l.Client.Update(ctx, &lease)
+	if apierrors.IsConflict(err) {
+		return fmt.Sprintf("waiting for %s: its deploy Lease changed while this run took it over", c), "", nil
+	}
+	if err != nil {
+		return refused("taking over", err)
+	}
+	return "", "", nil
 }
 
 // annotationLeaseCluster says, on a Lease, which cluster it is for (its name is shortened with a hash).
@@ -160,19 +181,4 @@ func (l clusterLeases) holder(ctx context.Context, lease *coordinationv1.Lease) 
 		}
 	}
 	return desc, true, nil
-}
-
-// release gives back the stage's Leases. A Lease left behind (the API server refused for now) is taken
-// over by the next deploy of its cluster, as its holder's stage is finished: the release is not retried.
-func (l clusterLeases) release(ctx context.Context, s *engine.StageRun, clusters []cluster) {
-	for _, c := range clusters {
-		var lease coordinationv1.Lease
-		if err := l.APIReader.Get(ctx, types.NamespacedName{Namespace: c.Namespace, Name: leaseName(c)}, &lease); err != nil {
-			continue
-		}
-		if !holds(&lease, s) {
-			continue
-		}
-		_ = l.Client.Delete(ctx, &lease, client.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion})
-	}
 }
