@@ -44,6 +44,9 @@ type Options struct {
 	// WebhookProxy, if set, is the proxy every webhook stage's request goes through; the proxy environment
 	// variables are never used for them (see stages.NewWebhookClient).
 	WebhookProxy *url.URL
+	// WebhookTimeout bounds each webhook stage request, reading the answer included (default
+	// remote.DefaultTimeout, 30s).
+	WebhookTimeout time.Duration
 }
 
 // Providers returns every cloud this version supports, with the SDKs' default settings.
@@ -69,7 +72,8 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
 			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c},
-		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy))),
+		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy)),
+			func(d *stages.Deps) { d.WebhookTimeout = o.WebhookTimeout }),
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err

@@ -26,11 +26,12 @@ import (
 )
 
 // TestSlowWebhookHoldsNoWorker runs the manager with a single Execution worker while three runs call a
-// webhook that hangs for a minute. Twenty other runs, each waiting on a manual judgment and then calling a
+// webhook that hangs for minutes. Twenty other runs, each waiting on a manual judgment and then calling a
 // fast webhook, are approved and all finish while the three calls are still hanging: no reconcile waited on
 // the slow remote. The hanging stages say whom they call, with the URL shortened.
 func TestSlowWebhookHoldsNoWorker(t *testing.T) {
 	g := testenv.NewWithT(t)
+	const hangFor = 5 * time.Minute
 	release := make(chan struct{})
 	var hanging atomic.Int32
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -39,7 +40,7 @@ func TestSlowWebhookHoldsNoWorker(t *testing.T) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
-		case <-time.After(time.Minute):
+		case <-time.After(hangFor):
 		}
 		w.WriteHeader(204)
 	}))
@@ -50,7 +51,9 @@ func TestSlowWebhookHoldsNoWorker(t *testing.T) {
 	t.Cleanup(fast.Close)
 
 	ns := env.Namespace(t)
-	env.StartManagerWith(t, testenv.Manager{Controllers: controllers.Options{ExecutionWorkers: 1}})
+	// The calls' deadline is past the hang, so that the slow calls still hang when the last judged run is
+	// done, however slow this machine is.
+	env.StartManagerWith(t, testenv.Manager{Controllers: controllers.Options{ExecutionWorkers: 1, WebhookTimeout: hangFor + time.Minute}})
 	apply(t, ns, fmt.Sprintf(`
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -104,6 +107,36 @@ spec:
 	for i := range slowRuns {
 		g.Expect(execution(g, ns, fmt.Sprintf("slow-%d", i)).Status.Phase).To(Equal(v1alpha1.ExecutionRunning))
 	}
+}
+
+// TestWebhookTimeoutOption: the manager's webhook timeout is each request's deadline; a call that hangs
+// past it fails its stage, saying so.
+func TestWebhookTimeoutOption(t *testing.T) {
+	g := testenv.NewWithT(t)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+
+	ns := env.Namespace(t)
+	env.StartManagerWith(t, testenv.Manager{Controllers: controllers.Options{WebhookTimeout: time.Second}})
+	apply(t, ns, fmt.Sprintf(`
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: hang}
+spec:
+  application: shop
+  stages:
+  - {name: notify, webhook: {url: "%s/hook"}}
+`, hang.URL))
+	run(t, ns, "hang-1", "hang", nil)
+	ex := waitPhase(g, ns, "hang-1", v1alpha1.ExecutionFailed)
+	g.Expect(stageOf(g, ex, "notify").Message).To(Equal("POST " + hang.URL + "/hook failed: no response within 1s"))
 }
 
 // TestWebhookSecretHeaders sends a header read from a Secret of the run's namespace; it appears nowhere

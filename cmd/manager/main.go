@@ -22,6 +22,7 @@ import (
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers"
 	"github.com/gennaker/gennaker/controllers/execution"
+	"github.com/gennaker/gennaker/controllers/remote"
 	"github.com/gennaker/gennaker/controllers/servergroup"
 )
 
@@ -54,6 +55,8 @@ func main() {
 	flag.IntVar(&hooks.port, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks' https server.")
 	flag.StringVar(&hooks.certDir, "webhook-cert-dir", "",
 		"Folder of the webhook server's tls.crt and tls.key (default: controller-runtime's, where config/default mounts cert-manager's certificate; with --webhook-self-signed, a new temporary folder, written at start).")
+	flag.DurationVar(&o.WebhookTimeout, "webhook-timeout", remote.DefaultTimeout,
+		"Bound on each webhook stage request, the answer's body included; a call not answered within it fails its stage, a poll is made again at the next poll time.")
 	flag.Func("webhook-proxy",
 		"URL of an http(s) proxy that every webhook stage's request goes through; the proxy must enforce its own egress rules (the operator only refuses metadata and link-local addresses for the proxy itself). Without it webhook stages connect directly: HTTPS_PROXY, HTTP_PROXY and NO_PROXY are ignored for them.",
 		func(v string) error {

@@ -22,6 +22,9 @@ type Deps struct {
 	APIReader client.Reader
 	// HTTP makes webhook calls; nil means NewWebhookClient(nil).
 	HTTP *http.Client
+	// WebhookTimeout bounds each webhook request, reading the answer included; zero means
+	// remote.DefaultTimeout.
+	WebhookTimeout time.Duration
 	// Wake asks for a reconcile of an Execution from outside a reconcile, such as when a remote call a
 	// stage started has answered; nil when nothing outside a reconcile needs it.
 	Wake func(ctx context.Context, execution types.NamespacedName)

@@ -86,10 +86,11 @@ type Webhook struct {
 	Secrets client.Reader
 }
 
-// NewWebhook returns the webhook stage type of d: requests through d.HTTP, answers waking the run with
-// d.Wake, Secrets read with d.APIReader.
+// NewWebhook returns the webhook stage type of d: requests through d.HTTP within d.WebhookTimeout, answers
+// waking the run with d.Wake, Secrets read with d.APIReader.
 func NewWebhook(d Deps) Webhook {
-	return Webhook{HTTP: d.HTTP, Secrets: d.APIReader, Calls: remote.New(remote.Options[*answer]{Wake: d.Wake, Size: answerSize})}
+	return Webhook{HTTP: d.HTTP, Secrets: d.APIReader,
+		Calls: remote.New(remote.Options[*answer]{Wake: d.Wake, Size: answerSize, Timeout: d.WebhookTimeout})}
 }
 
 // The AwaitingResponse condition's reasons: which request is awaited.
