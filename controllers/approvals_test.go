@@ -443,3 +443,34 @@ func TestEditorCannotCreateApproved(t *testing.T) {
 	g.Expect(as(t, bob).Create(ctx, pre("bob-skipped", v1alpha1.ExecutionSpec{Judgments: open, SkipWaits: []string{"soak"}}))).To(Succeed())
 	g.Expect(execution(g, ns, "bob-skipped").Spec.Judgments["open"].JudgedBy).To(Equal(bob))
 }
+
+// TestApproversTightenedBeforeStart: a run created approved is checked again when it starts, against the
+// spec it freezes: if the stage's approvers no longer list its judge, the run fails at once, naming the
+// judge and the stage, rather than start with a judgment no approver made.
+func TestApproversTightenedBeforeStart(t *testing.T) {
+	g := testenv.NewWithT(t)
+	installRoles(t)
+	ns := env.Namespace(t) // no manager yet: the run stays unstarted while the pipeline changes
+	apply(t, ns, approvalPipeline)
+	bind(t, ns, "gennaker-approver", rbacv1.Subject{Kind: rbacv1.UserKind, Name: alice})
+	bind(t, ns, "gennaker-editor", rbacv1.Subject{Kind: rbacv1.UserKind, Name: alice})
+	ctx := context.Background()
+	ex := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "early"},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: "gated", Judgments: map[string]v1alpha1.Judgment{
+			"go-no-go": {Decision: v1alpha1.DecisionContinue, Input: "ship"},
+		}},
+	}
+	g.Expect(as(t, alice).Create(ctx, ex)).To(Succeed())
+
+	var pl v1alpha1.Pipeline
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "gated"}, &pl)).To(Succeed())
+	pl.Spec.Stages[0].ManualJudgment.Approvers = &v1alpha1.Approvers{Users: []string{carol}}
+	g.Expect(env.Client.Update(ctx, &pl)).To(Succeed())
+
+	env.StartManager(t)
+	ex = waitPhase(g, ns, "early", v1alpha1.ExecutionFailed)
+	g.Expect(condition(ex, v1alpha1.ConditionSucceeded).Message).To(Equal("the run's judgment does not hold against its pipeline as it starts: stage go-no-go was judged (Continue) by " +
+		alice + ", who may not judge it: only users " + carol + " may"))
+	g.Expect(ex.Status.StartTime).To(BeNil(), "no stage ran")
+}

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/validation"
 )
 
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
@@ -344,39 +345,14 @@ func checkJudgment(path *field.Path, ex *v1alpha1.Execution, name string, stages
 		return field.ErrorList{field.Invalid(path, name, fmt.Sprintf("stage %s is a %s stage, not a manualJudgment: only manual judgments are judged", name, st.Type()))}
 	}
 	var errs field.ErrorList
-	if !approver(mj.Approvers, user) {
-		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%s may not judge stage %s: only %s may", user.Username, name, approvers(mj.Approvers))))
+	if !validation.Approver(mj.Approvers, user.Username, user.Groups) {
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf("%s may not judge stage %s: only %s may", user.Username, name, validation.Approvers(mj.Approvers))))
 	}
 	j := ex.Spec.Judgments[name]
-	if j.Input != "" && len(mj.Inputs) > 0 && !slices.Contains(mj.Inputs, j.Input) {
+	if !validation.JudgmentInput(mj, j.Input) {
 		errs = append(errs, field.NotSupported(path.Child("input"), j.Input, mj.Inputs))
 	}
 	return errs
-}
-
-// approver says whether the user may judge: any user when the stage lists no approvers (RBAC alone
-// decides who may patch the run), else a listed user or a member of a listed group.
-func approver(a *v1alpha1.Approvers, user authenticationv1.UserInfo) bool {
-	if a == nil || len(a.Users) == 0 && len(a.Groups) == 0 {
-		return true
-	}
-	if slices.Contains(a.Users, user.Username) {
-		return true
-	}
-	return slices.ContainsFunc(user.Groups, func(g string) bool { return slices.Contains(a.Groups, g) })
-}
-
-// approvers names who may judge, for the refusal's message: "users alice, bob or members of groups
-// release-managers".
-func approvers(a *v1alpha1.Approvers) string {
-	var who []string
-	if len(a.Users) > 0 {
-		who = append(who, "users "+strings.Join(a.Users, ", "))
-	}
-	if len(a.Groups) > 0 {
-		who = append(who, "members of groups "+strings.Join(a.Groups, ", "))
-	}
-	return strings.Join(who, " or ")
 }
 
 func orUnknown(s string) string {

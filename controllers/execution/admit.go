@@ -63,6 +63,10 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 		fail(err.Error())
 		return nil
 	}
+	if msg := unapproved(pl.Spec.Stages, ex.Spec.Judgments); msg != "" {
+		fail(msg)
+		return nil
+	}
 	ex.Status.Phase = v1alpha1.ExecutionRunning
 	ex.Status.StartTime = ptr.To(metav1.NewTime(now))
 	ex.Status.PipelineGeneration = pl.Generation
@@ -70,6 +74,22 @@ func (r *Reconciler) admit(ctx context.Context, ex *v1alpha1.Execution, now time
 	ex.Status.Parameters = params
 	engine.InitStages(ex)
 	return nil
+}
+
+// unapproved says why a judgment the run was created with does not hold against the stages it starts
+// with, or "". Admission checked it against the Pipeline as it was then; its approvers or inputs may have
+// been tightened since, and a judgment cannot be removed, so the run fails rather than start approved.
+func unapproved(stages []v1alpha1.Stage, judgments map[string]v1alpha1.Judgment) string {
+	for _, name := range slices.Sorted(maps.Keys(judgments)) {
+		i := slices.IndexFunc(stages, func(st v1alpha1.Stage) bool { return st.Name == name })
+		if i < 0 {
+			continue // no such stage: the judgment decides nothing
+		}
+		if msg := validation.RecordedJudgment(&stages[i], judgments[name]); msg != "" {
+			return "the run's judgment does not hold against its pipeline as it starts: " + msg
+		}
+	}
+	return ""
 }
 
 // numbered gives o, a run of the cache's list, its queue position when the cache has none yet: this
