@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -169,4 +170,64 @@ func TestDeployLeaseHolderWhoseEndIsNotSavedStillHolds(t *testing.T) {
 			g.Expect(leaseHolder(g, api)).To(Equal("later-run/deploy"))
 		})
 	}
+}
+
+// TestDeployLeaseRefusals: a Lease the API server refuses for good fails the deploy, naming the Lease,
+// instead of coming back as an error (which would put the stage back to NotStarted, out of reach of its
+// timeout, and retry it forever); nothing is made. A conflict while taking a Lease over (another run took
+// it first) is waiting, looked at again at the next poll, not an error.
+func TestDeployLeaseRefusals(t *testing.T) {
+	leases := coordinationv1.SchemeGroupVersion.WithResource("leases").GroupResource()
+	terminating := apierrors.NewForbidden(leases, "", errors.New("unable to create new content in namespace shop because it is being terminated"))
+	terminating.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause, Message: "namespace shop is being terminated"}}
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"forbidden": {
+			err:  apierrors.NewForbidden(leases, "", errors.New("no RBAC policy matched")),
+			want: `^cluster shop-main in aws-prod/us-east-1: creating deploy Lease shop/deploy-shop-main-[0-9a-f]{10}: leases.coordination.k8s.io is forbidden: no RBAC policy matched$`,
+		},
+		"invalid": {
+			err:  apierrors.NewInvalid(coordinationv1.SchemeGroupVersion.WithKind("Lease").GroupKind(), "deploy-shop-main", nil),
+			want: `^cluster shop-main in aws-prod/us-east-1: creating deploy Lease shop/deploy-shop-main-[0-9a-f]{10}: Lease.coordination.k8s.io "deploy-shop-main" is invalid`,
+		},
+		"namespace terminating": {
+			err:  terminating,
+			want: `^cluster shop-main in aws-prod/us-east-1: creating deploy Lease shop/deploy-shop-main-[0-9a-f]{10}: .*being terminated$`,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			api := newFakeAPI(t)
+			refuseCreate(api, &coordinationv1.Lease{}, tc.err)
+			s := stageRun(deployStage(target("us-east-1", v1alpha1.StrategyHighlander, nil)))
+			g.Expect(All(api.deps())["deploy"].Start(context.Background(), s)).To(Succeed())
+			g.Expect(s.Status.Phase).To(Equal(v1alpha1.StageFailed))
+			g.Expect(s.Status.Message).To(MatchRegexp(tc.want))
+			g.Expect(api.state()).To(BeEmpty())
+		})
+	}
+
+	t.Run("conflict taking over", func(t *testing.T) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		api := newFakeAPI(t)
+		st := All(api.deps())["deploy"]
+		stage := deployStage(target("us-east-1", v1alpha1.StrategyHighlander, nil))
+		// The holder's Execution is gone, so the Lease is taken over; another run updates it first.
+		g.Expect(st.Start(ctx, stageRun(stage))).To(Succeed())
+		api.c = interceptor.NewClient(api.c, interceptor.Funcs{Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			if _, ok := obj.(*coordinationv1.Lease); ok {
+				return apierrors.NewConflict(leases, obj.GetName(), errors.New("the object has been modified"))
+			}
+			return c.Update(ctx, obj, opts...)
+		}})
+		second := asRun(stageRun(stage), "later-run", "uid-later")
+		g.Expect(All(api.deps())["deploy"].Start(ctx, second)).To(Succeed())
+		g.Expect(second.Status.Phase).To(Equal(v1alpha1.StageRunning))
+		g.Expect(second.Status.Message).To(Equal("waiting for cluster shop-main in aws-prod/us-east-1: its deploy Lease changed while this run took it over"))
+		g.Expect(second.Status.NextCheckTime.Time).To(Equal(second.Now.Add(serverGroupPoll)))
+		g.Expect(api.state()).To(HaveLen(1), "the waiting deploy made a group")
+	})
 }
