@@ -34,10 +34,11 @@ import (
 // +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
 
 // Annotations only the operator may set on the runs it creates: a person's run cannot claim a cron trigger
-// or a parent stage started it.
+// or a parent stage started it, nor forge or clear the chain of ancestors that stops a pipeline running
+// inside itself. (The queue position has a rule of its own: the operator numbers runs after creation.)
 var operatorAnnotations = []string{
 	v1alpha1.AnnotationTrigger, v1alpha1.AnnotationScheduledTime, v1alpha1.AnnotationTriggerIndex,
-	v1alpha1.AnnotationParentExecution, v1alpha1.AnnotationParentStage,
+	v1alpha1.AnnotationParentExecution, v1alpha1.AnnotationParentStage, v1alpha1.AnnotationPipelineChain,
 }
 
 // executionStamper records who, from the API server's account of the request: judgedBy, judgedGroups and

@@ -14,6 +14,8 @@ const operator = "system:serviceaccount:gennaker-system:gennaker-controller-mana
 // operator's own cron and pipeline-stage runs keep their trigger, and name no creator.
 func TestStampAnnotations(t *testing.T) {
 	cron := map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerCron, v1alpha1.AnnotationScheduledTime: "2026-01-01T09:00:00Z"}
+	child := map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerPipeline, v1alpha1.AnnotationParentExecution: "p",
+		v1alpha1.AnnotationParentStage: "deploy", v1alpha1.AnnotationPipelineChain: "root,parent"}
 	for name, tc := range map[string]struct {
 		reason   string
 		create   bool
@@ -41,6 +43,21 @@ func TestStampAnnotations(t *testing.T) {
 			reason: "the trigger annotations are the operator's: dropped",
 			create: true, user: "alice", ann: map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerCron, v1alpha1.AnnotationParentExecution: "x"},
 			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+		},
+		"operator's pipeline-stage run": {
+			reason: "the child keeps its parent and its ancestors' pipelines",
+			create: true, user: operator, ann: child,
+			want: child,
+		},
+		"person claims a pipeline chain": {
+			reason: "the chain is the operator's: a forged one could refuse a legitimate child, so dropped",
+			create: true, user: "alice", ann: map[string]string{v1alpha1.AnnotationPipelineChain: "a,b"},
+			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+		},
+		"chain rewritten": {
+			reason: "a child's chain cannot be cleared or changed later, by anyone",
+			user:   "bob", old: child, ann: map[string]string{v1alpha1.AnnotationTrigger: v1alpha1.TriggerPipeline},
+			want: child,
 		},
 		"person numbers the queue": {
 			reason: "a run created with a queue position would jump the queue: the operator numbers runs",
