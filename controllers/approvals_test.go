@@ -10,6 +10,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -473,4 +474,54 @@ func TestApproversTightenedBeforeStart(t *testing.T) {
 	g.Expect(condition(ex, v1alpha1.ConditionSucceeded).Message).To(Equal("the run's judgment does not hold against its pipeline as it starts: stage go-no-go was judged (Continue) by " +
 		alice + ", who may not judge it: only users " + carol + " may"))
 	g.Expect(ex.Status.StartTime).To(BeNil(), "no stage ran")
+}
+
+// TestValidatingWithoutMutating: should the stamping webhook be missing, the validating one alone refuses
+// a judgment whose judgedBy is not the request's user or that has no judgedAt, and a run created with a
+// created-by annotation of someone else, rather than let forged stamps in. Here a namespace the package's
+// webhooks skip gets the validating configuration only.
+func TestValidatingWithoutMutating(t *testing.T) {
+	g := testenv.NewWithT(t)
+	installRoles(t)
+	ns := env.NamespaceWithoutAdmission(t)
+	apply(t, ns, approvalPipeline)
+	bind(t, ns, "gennaker-approver", rbacv1.Subject{Kind: rbacv1.UserKind, Name: alice})
+	bind(t, ns, "gennaker-editor", rbacv1.Subject{Kind: rbacv1.UserKind, Name: alice})
+	ctx := context.Background()
+	var shipped admissionregistrationv1.ValidatingWebhookConfiguration
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: admission.ValidatingConfigurationName}, &shipped)).To(Succeed())
+	only := &admissionregistrationv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "validating-only-" + ns}}
+	for _, w := range shipped.Webhooks {
+		w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
+		w.ObjectSelector = nil
+		only.Webhooks = append(only.Webhooks, w)
+	}
+	g.Expect(env.Client.Create(ctx, only)).To(Succeed())
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, only) })
+
+	forged := func(name string) *v1alpha1.Execution {
+		return &v1alpha1.Execution{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{v1alpha1.AnnotationCreatedBy: "mallory"}},
+			Spec:       v1alpha1.ExecutionSpec{Pipeline: "gated"},
+		}
+	}
+	// The API server picks up a new configuration asynchronously.
+	g.Eventually(func(g Gomega) {
+		err := as(t, alice).Create(ctx, forged("forged"))
+		g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+		g.Expect(err.Error()).To(ContainSubstring(`metadata.annotations[delivery.gennaker.io/created-by]: Forbidden: must be the user who creates the run (` + alice + `)`))
+	}).Should(Succeed())
+
+	honest := forged("honest")
+	honest.Annotations[v1alpha1.AnnotationCreatedBy] = alice
+	g.Expect(as(t, alice).Create(ctx, honest)).To(Succeed())
+	for _, body := range []string{
+		`{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship","judgedBy":"carol@example.com","judgedAt":"2026-01-01T00:00:00Z"}}}}`,
+		`{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship","judgedBy":"` + alice + `"}}}}`,
+	} {
+		err := judge(as(t, alice), ns, "honest", body)
+		g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%s: %v", body, err)
+		g.Expect(err.Error()).To(ContainSubstring("spec.judgments[go-no-go]: Forbidden: the judgment is not stamped with who made it"))
+	}
+	g.Expect(judge(as(t, alice), ns, "honest", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship","judgedBy":"`+alice+`","judgedAt":"2026-01-01T00:00:00Z"}}}}`)).To(Succeed())
 }

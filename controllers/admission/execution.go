@@ -167,7 +167,7 @@ func stampAnnotations(ex, old *v1alpha1.Execution, create bool, user, operator s
 		for _, key := range append([]string{v1alpha1.AnnotationCreatedBy}, operatorAnnotations...) {
 			keep(key)
 		}
-	case user == operator && operator != "" && (ann[v1alpha1.AnnotationTrigger] == v1alpha1.TriggerCron || ann[v1alpha1.AnnotationTrigger] == v1alpha1.TriggerPipeline):
+	case operatorRun(ann, user, operator):
 		delete(ann, v1alpha1.AnnotationCreatedBy)
 	default:
 		for _, key := range operatorAnnotations {
@@ -198,6 +198,7 @@ type executionValidator struct {
 	decoder  admission.Decoder
 	reader   client.Reader
 	reviewer client.Writer
+	operator string
 }
 
 func (h *executionValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
@@ -211,6 +212,7 @@ func (h *executionValidator) Handle(ctx context.Context, req admission.Request) 
 		errs = append(errs, immutable(root, &ex, &old)...)
 	} else {
 		old = v1alpha1.Execution{}
+		errs = append(errs, createdBy(&ex, req.UserInfo.Username, h.operator)...)
 		if what := patchedAtCreate(&ex); what != "" {
 			allowed, err := h.mayPatch(ctx, ex.Namespace, req.UserInfo)
 			if err != nil {
@@ -222,6 +224,7 @@ func (h *executionValidator) Handle(ctx context.Context, req admission.Request) 
 		}
 	}
 	added := addedJudgments(root.Child("judgments"), &ex, &old, &errs)
+	errs = append(errs, unstamped(root.Child("judgments"), &ex, added, req.UserInfo.Username)...)
 	if len(added) > 0 && len(errs) == 0 {
 		stages, err := h.stages(ctx, &ex)
 		if err != nil {
@@ -241,6 +244,37 @@ func (h *executionValidator) Handle(ctx context.Context, req admission.Request) 
 		return refuse("Execution", ex.Name, errs)
 	}
 	return admission.Allowed("")
+}
+
+// unstamped refuses added judgments that do not carry the mutating webhook's stamps of this request: with
+// that webhook missing, or ordered after another that rewrites them, a forged judgedBy would get in.
+func unstamped(path *field.Path, ex *v1alpha1.Execution, added []string, user string) field.ErrorList {
+	var errs field.ErrorList
+	for _, name := range added {
+		j := ex.Spec.Judgments[name]
+		if j.JudgedBy != user || j.JudgedAt == nil {
+			errs = append(errs, field.Forbidden(path.Key(name), fmt.Sprintf("the judgment is not stamped with who made it (judgedBy %q, judgedAt %v, request by %s): the mutating webhook %s must run before this one", j.JudgedBy, j.JudgedAt, user, mutateExecution)))
+		}
+	}
+	return errs
+}
+
+// createdBy refuses, at create, a run whose created-by annotation is not the request's user, unless it is
+// the operator's own cron or pipeline-stage run, which names none: the same defense as unstamped.
+func createdBy(ex *v1alpha1.Execution, user, operator string) field.ErrorList {
+	ann := ex.GetAnnotations()
+	by, ok := ann[v1alpha1.AnnotationCreatedBy]
+	if operatorRun(ann, user, operator) && !ok || by == user {
+		return nil
+	}
+	path := field.NewPath("metadata", "annotations").Key(v1alpha1.AnnotationCreatedBy)
+	return field.ErrorList{field.Forbidden(path, fmt.Sprintf("must be the user who creates the run (%s), as the mutating webhook %s stamps it", user, mutateExecution))}
+}
+
+// operatorRun says whether a new run is the operator's own cron or pipeline-stage run.
+func operatorRun(ann map[string]string, user, operator string) bool {
+	t := ann[v1alpha1.AnnotationTrigger]
+	return user == operator && operator != "" && (t == v1alpha1.TriggerCron || t == v1alpha1.TriggerPipeline)
 }
 
 // patchedAtCreate names what a new run carries that, on a run already created, only someone who may patch

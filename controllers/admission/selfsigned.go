@@ -36,8 +36,11 @@ type hook struct {
 	failure              admissionregistrationv1.FailurePolicyType
 }
 
+// mutateExecution is the webhook that stamps runs; the validating one names it when its stamps are missing.
+const mutateExecution = "mexecution.delivery.gennaker.io"
+
 var hooks = []hook{
-	{name: "mexecution.delivery.gennaker.io", path: PathMutateExecution, resource: "executions", mutating: true, failure: admissionregistrationv1.Fail},
+	{name: mutateExecution, path: PathMutateExecution, resource: "executions", mutating: true, failure: admissionregistrationv1.Fail},
 	{name: "vexecution.delivery.gennaker.io", path: PathValidateExecution, resource: "executions", failure: admissionregistrationv1.Fail},
 	{name: "vpipeline.delivery.gennaker.io", path: PathValidatePipeline, resource: "pipelines", failure: admissionregistrationv1.Ignore},
 	{name: "vservergroup.delivery.gennaker.io", path: PathValidateServerGroup, resource: "servergroups", failure: admissionregistrationv1.Ignore},
