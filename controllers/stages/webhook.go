@@ -240,6 +240,7 @@ func (w Webhook) await(ctx context.Context, s *engine.StageRun, c *metav1.Condit
 	}
 	req := c.Message
 	meta.RemoveStatusCondition(&s.Status.Conditions, v1alpha1.ConditionAwaitingResponse)
+	s.Settle() // the answer is in memory only until this step's status is written
 	if c.Reason == reasonPoll {
 		return w.polled(s, req, a)
 	}
