@@ -2,8 +2,9 @@
 // Pipeline's spec), lets the engine advance its stages, and reports the outcome as conditions, Events and
 // metrics.
 //
-// It is level-triggered and keeps nothing in memory: each reconcile reads the Execution, does what is due,
-// and writes the status once. A write is guarded by the resourceVersion it read, so a reconcile that worked
+// It is level-triggered and keeps nothing in memory (but which runs' status the API server refuses
+// outright, to save stepping them in vain): each reconcile reads the Execution, does what is due, and
+// writes the status once. A write is guarded by the resourceVersion it read, so a reconcile that worked
 // from a stale cache cannot overwrite newer progress.
 package execution
 
@@ -72,6 +73,8 @@ type Reconciler struct {
 
 	// wake carries the runs that something outside a reconcile asks to be reconciled.
 	wake chan event.GenericEvent
+	// unwritable holds the runs whose status the API server refuses even in its smaller form (limits.go).
+	unwritable unwritable
 }
 
 // New returns the Execution reconciler with every stage type of this version; workers is how many runs
@@ -124,6 +127,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ex.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, &ex)
 	}
+	if r.unwritable.still(&ex) {
+		return ctrl.Result{}, nil
+	}
 	if finished(ex.Status.Phase) {
 		// Nothing changes a finished run, but a late edit (a cancel, a judgment) must still be seen as
 		// observed, or kstatus would show the run as in progress forever.
@@ -160,6 +166,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	small, err := r.writeBounded(ctx, read, &ex, now)
 	if small {
 		res = engine.Result{Message: res.Message}
+	}
+	if errors.Is(err, errUnwritable) {
+		return ctrl.Result{}, nil
 	}
 	if err != nil {
 		if apierrors.IsConflict(err) {

@@ -3,16 +3,22 @@ package execution
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/engine"
 )
 
 // Limits that keep a run's status within what the API server takes: a condition's message may be 32768
@@ -61,11 +67,24 @@ func shorten(s string) string {
 	return s[:cut] + mark
 }
 
-// refused says whether the API server refused a status write for what it holds (invalid, too large),
-// which writing it again would not change.
+// refused says whether the API server refused a status write for what it holds (too large for it or for
+// etcd, or invalid in its status fields), which writing it again would not change. Any other refusal (a
+// 422 about the object's metadata, say) is left to be retried: failing the run for it would end a run
+// whose status is fine.
 func refused(err error) bool {
-	return apierrors.IsInvalid(err) || apierrors.IsRequestEntityTooLargeError(err) ||
-		strings.Contains(err.Error(), "request is too large")
+	if apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large") {
+		return true
+	}
+	var st apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &st) || st.Status().Details == nil {
+		return false
+	}
+	for _, c := range st.Status().Details.Causes {
+		if c.Field == "status" || strings.HasPrefix(c.Field, "status.") || strings.HasPrefix(c.Field, "status[") {
+			return true
+		}
+	}
+	return false
 }
 
 // failSmall ends a run whose status cannot be written: the status last written, with the run Failed and
@@ -77,7 +96,7 @@ func failSmall(read, ex *v1alpha1.Execution, why string, now time.Time) {
 	ex.Status.CompletionTime = ptr.To(metav1.NewTime(now))
 	for i := range ex.Status.Stages {
 		st := &ex.Status.Stages[i]
-		if st.Phase == v1alpha1.StageRunning || st.Phase == v1alpha1.StageWaitingForJudgment {
+		if running(st.Phase) {
 			st.Phase = v1alpha1.StageCanceled
 			st.Message = "canceled: the run failed, its status too large to record"
 			st.NextCheckTime = nil
@@ -87,9 +106,70 @@ func failSmall(read, ex *v1alpha1.Execution, why string, now time.Time) {
 	summarize(ex, shorten(why))
 }
 
+func running(p v1alpha1.StagePhase) bool {
+	return p == v1alpha1.StageRunning || p == v1alpha1.StageWaitingForJudgment
+}
+
+// stopRecorded tells each stage running in the status last written to stop, as the engine does with the
+// other stages of a run that fails: a red/black deploy half switched is put back. The stages see the run
+// as last written, and what their Cancel records is dropped with the rest of the step, to keep the
+// smaller write small. Best effort: the run fails either way, so a cancel that fails is logged, not
+// retried.
+func (r *Reconciler) stopRecorded(ctx context.Context, read *v1alpha1.Execution, now time.Time) {
+	spec := read.Status.PipelineSpec
+	if spec == nil {
+		return
+	}
+	ex := read.DeepCopy()
+	vars := engine.Vars(ex)
+	for i := range ex.Status.Stages {
+		st := &ex.Status.Stages[i]
+		j := slices.IndexFunc(spec.Stages, func(s v1alpha1.Stage) bool { return s.Name == st.Name })
+		if !running(st.Phase) || j < 0 {
+			continue
+		}
+		impl := r.Engine.Stages[spec.Stages[j].Type()]
+		if impl == nil {
+			continue
+		}
+		run := &engine.StageRun{Spec: &ex.Status.PipelineSpec.Stages[j], Status: st, Execution: ex, Now: now, Vars: vars}
+		if err := impl.Cancel(ctx, run); err != nil {
+			log.FromContext(ctx).Error(err, "stopping a stage of a run whose status the API server refuses", "stage", st.Name)
+		}
+	}
+}
+
+// errUnwritable says that even the smaller status write was refused: the run cannot record anything, so
+// it is not stepped again (that would redo its stages' work each time) until the object changes.
+var errUnwritable = errors.New("the API server refuses even the smaller status")
+
+// unwritable remembers, by UID, the resourceVersion of each run whose smaller status write was refused
+// too. It is the one thing the reconciler keeps in memory, and only to save work: a restarted manager
+// steps such a run once more and finds it refused again.
+type unwritable struct{ m sync.Map }
+
+// still says whether the run is as it was when its status was last refused outright.
+func (u *unwritable) still(ex *v1alpha1.Execution) bool {
+	rv, ok := u.m.Load(ex.UID)
+	if ok && rv == ex.ResourceVersion {
+		return true
+	}
+	if ok {
+		u.m.Delete(ex.UID)
+	}
+	return false
+}
+
+func (u *unwritable) remember(ex *v1alpha1.Execution) { u.m.Store(ex.UID, ex.ResourceVersion) }
+
+// ReasonStatusRefused is the reason of the Warning Event of a run whose status cannot be written at all.
+const ReasonStatusRefused = "StatusRefused"
+
 // writeBounded writes the status within the limits; a status too big, or refused by the API server for
-// what it holds, fails the run with a smaller write instead of being retried forever. small says the
-// smaller write was made: what the step did is not recorded, so it is not to be reported either.
+// what it holds, fails the run with a smaller write instead of being retried forever, after telling the
+// stages running in the status last written to stop. small says the smaller write was made: what the step
+// did is not recorded, so it is not to be reported either. When the smaller write is refused too, it
+// says so in a Warning Event and returns errUnwritable.
 func (r *Reconciler) writeBounded(ctx context.Context, read, ex *v1alpha1.Execution, now time.Time) (small bool, err error) {
 	why := bound(ex)
 	if why == "" {
@@ -99,6 +179,15 @@ func (r *Reconciler) writeBounded(ctx context.Context, read, ex *v1alpha1.Execut
 		}
 		why = "the API server refused the run's status: " + err.Error()
 	}
+	r.stopRecorded(ctx, read, now)
 	failSmall(read, ex, why, now)
-	return true, r.write(ctx, read, ex)
+	err = r.write(ctx, read, ex)
+	if err != nil && refused(err) {
+		log.FromContext(ctx).Error(err, "the run's status cannot be written, even failed; it is not stepped again until it changes")
+		r.unwritable.remember(read)
+		r.Recorder.Eventf(ex, nil, corev1.EventTypeWarning, ReasonStatusRefused, "Fail", "%s",
+			truncate("the run failed but its status cannot be written: "+err.Error(), 1000))
+		return true, errUnwritable
+	}
+	return true, err
 }
