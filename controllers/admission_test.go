@@ -2,14 +2,20 @@ package controllers_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/admission"
 	"github.com/gennaker/gennaker/test/testenv"
 )
 
@@ -112,4 +118,31 @@ func TestServerGroupRefusedAtApply(t *testing.T) {
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
 	g.Expect(err.Error()).To(ContainSubstring("spec.account: Forbidden: namespace " + ns + " is not in the allowedNamespaces of CloudAccount " + acct.Name))
 	g.Expect(env.Client.Create(ctx, group("shop-v001", ns+"-missing"))).To(Succeed())
+}
+
+// TestSelfSignedRefusesCertManagerConfigurations: a manager started with --webhook-self-signed against a
+// cluster installed with config/default (its configurations carry cert-manager's inject annotation)
+// refuses, rather than point every Execution write of the cluster at 127.0.0.1. The package's own
+// configurations stand in for the cluster's, annotated for the test and unchanged by it.
+func TestSelfSignedRefusesCertManagerConfigurations(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ctx := context.Background()
+	key := client.ObjectKey{Name: admission.ValidatingConfigurationName}
+	var before admissionregistrationv1.ValidatingWebhookConfiguration
+	g.Expect(env.Client.Get(ctx, key, &before)).To(Succeed())
+	annotate := func(v *string) {
+		body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{"cert-manager.io/inject-ca-from": v}}})
+		g.Expect(env.Client.Patch(ctx, &before, client.RawPatch(types.MergePatchType, body))).To(Succeed())
+	}
+	annotate(ptr.To("gennaker-system/gennaker-serving-cert"))
+	t.Cleanup(func() { annotate(nil) })
+
+	err := admission.Install(ctx, env.Client, "https://127.0.0.1:1", []byte("CA"))
+	g.Expect(err).To(MatchError(ContainSubstring(admission.ValidatingConfigurationName + " is cert-manager's (annotation cert-manager.io/inject-ca-from: gennaker-system/gennaker-serving-cert)")))
+	var after admissionregistrationv1.ValidatingWebhookConfiguration
+	g.Expect(env.Client.Get(ctx, key, &after)).To(Succeed())
+	g.Expect(after.Webhooks).To(Equal(before.Webhooks))
+	var m admissionregistrationv1.MutatingWebhookConfiguration
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: admission.MutatingConfigurationName}, &m)).To(Succeed())
+	g.Expect(*m.Webhooks[0].ClientConfig.URL).NotTo(HavePrefix("https://127.0.0.1:1/"))
 }

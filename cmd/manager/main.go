@@ -98,15 +98,18 @@ func main() {
 		LeaderElectionReleaseOnCancel: true, // a stopped manager hands over at once instead of after the lease expires
 	})
 	if err != nil {
+		hooks.cleanup()
 		log.Error(err, "unable to create the manager")
 		os.Exit(1)
 	}
 	if err := controllers.SetupWithManager(mgr, o); err != nil {
+		hooks.cleanup()
 		log.Error(err, "unable to set up the controllers")
 		os.Exit(1)
 	}
 	ctx := ctrl.SetupSignalHandler()
 	if err := hooks.setup(ctx, mgr, scheme); err != nil {
+		hooks.cleanup()
 		log.Error(err, "unable to set up the admission webhooks")
 		os.Exit(1)
 	}
@@ -114,7 +117,9 @@ func main() {
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
 	log.Info("starting the manager")
-	if err := mgr.Start(ctx); err != nil {
+	err = mgr.Start(ctx)
+	hooks.cleanup() // the self-signed key does not outlive the manager
+	if err != nil {
 		log.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}

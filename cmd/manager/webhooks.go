@@ -25,6 +25,17 @@ type webhookFlags struct {
 	certDir    string
 	// caBundle is the self-signed CA, once made.
 	caBundle []byte
+	// tempDir is the folder made for the self-signed certificate when no certDir was given; cleanup
+	// removes it, key and all.
+	tempDir string
+}
+
+// cleanup removes what server made for the manager's lifetime only.
+func (f *webhookFlags) cleanup() {
+	if f.tempDir != "" {
+		_ = os.RemoveAll(f.tempDir)
+		f.tempDir = ""
+	}
 }
 
 // server makes the webhook server, and the self-signed certificate it serves with if asked to.
@@ -38,10 +49,11 @@ func (f *webhookFlags) server() (webhook.Server, error) {
 			if err != nil {
 				return nil, err
 			}
-			o.CertDir = dir
+			o.CertDir, f.tempDir = dir, dir
 		}
 		ca, err := admission.SelfSigned(o.CertDir)
 		if err != nil {
+			f.cleanup()
 			return nil, fmt.Errorf("making the self-signed webhook certificate: %w", err)
 		}
 		f.caBundle = ca
@@ -67,6 +79,10 @@ func (f *webhookFlags) setup(ctx context.Context, mgr ctrl.Manager, scheme *runt
 	}
 	if !f.selfSigned {
 		return nil
+	}
+	// Refused here, at start, rather than by the runnable once the server answers.
+	if err := admission.CheckInstallable(ctx, direct); err != nil {
+		return err
 	}
 	url := fmt.Sprintf("https://127.0.0.1:%d", f.port)
 	return mgr.Add(everyReplica(func(ctx context.Context) error {

@@ -17,6 +17,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -101,11 +102,30 @@ func SelfSigned(dir string) (caBundle []byte, err error) {
 		"tls.crt": {Type: "CERTIFICATE", Bytes: leafDER},
 		"tls.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+		if err := writePrivate(dir, name, pem.EncodeToMemory(block)); err != nil {
 			return nil, err
 		}
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}
+
+// writePrivate replaces dir/name with data, readable by the owner only: written to a new file (CreateTemp
+// makes it 0600) and renamed over, since os.WriteFile keeps the mode of a file that exists, say a tls.key
+// left world-readable in a --webhook-cert-dir.
+func writePrivate(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // once renamed, there is nothing left to remove
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), filepath.Join(dir, name))
 }
 
 func serial() *big.Int {
@@ -151,9 +171,39 @@ func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.M
 // installs them and cert-manager injects the CA. These verbs are granted by
 // config/selfsigned, which only make dev applies: a manager in a cluster does not need them.
 
-// Install creates or updates the webhook configurations that reach baseURL with caBundle. c must not be a
-// cached client that watches webhook configurations it has no list permission for: use an uncached one.
+// certManagerInject is the annotation by which cert-manager's cainjector fills a configuration's caBundle:
+// config/default sets it on the configurations it installs.
+const certManagerInject = "cert-manager.io/inject-ca-from"
+
+// CheckInstallable refuses to go on when the webhook configurations already installed are those of a
+// cluster's config/default, which cert-manager keeps: the self-signed mode would point them at
+// 127.0.0.1, and every Execution write in the cluster would then fail.
+func CheckInstallable(ctx context.Context, c client.Reader) error {
+	for name, obj := range map[string]client.Object{
+		MutatingConfigurationName:   &admissionregistrationv1.MutatingWebhookConfiguration{},
+		ValidatingConfigurationName: &admissionregistrationv1.ValidatingWebhookConfiguration{},
+	} {
+		err := c.Get(ctx, client.ObjectKey{Name: name}, obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		if from, ok := obj.GetAnnotations()[certManagerInject]; ok {
+			return fmt.Errorf("%s is cert-manager's (annotation %s: %s), installed with config/default: --webhook-self-signed would point it at 127.0.0.1; run without --webhook-self-signed there, or delete the configuration first", name, certManagerInject, from)
+		}
+	}
+	return nil
+}
+
+// Install creates or updates the webhook configurations that reach baseURL with caBundle, unless
+// CheckInstallable refuses. c must not be a cached client that watches webhook configurations it has no
+// list permission for: use an uncached one.
 func Install(ctx context.Context, c client.Client, baseURL string, caBundle []byte) error {
+	if err := CheckInstallable(ctx, c); err != nil {
+		return err
+	}
 	m, v := Configurations(baseURL, caBundle)
 	mutating := &admissionregistrationv1.MutatingWebhookConfiguration{}
 	mutating.Name = m.Name

@@ -92,3 +92,29 @@ func TestSelfSigned(t *testing.T) {
 		}
 	}
 }
+
+// TestSelfSignedKeyPrivate: the key is written readable by its owner only, even over a tls.key that was
+// there, world-readable, before.
+func TestSelfSignedKeyPrivate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SelfSigned(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("tls.key has mode %o, want 600", mode)
+	}
+	if _, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")); err != nil {
+		t.Errorf("the new pair does not load: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("the folder holds %d files, want tls.crt and tls.key only", len(entries))
+	}
+}
