@@ -388,28 +388,32 @@ spec:
 
 // TestJudgmentBeforeTimeoutWins: a decision that reached the API server before the stage's timeout wins
 // over the timeout, even when the controller only sees it after the deadline (it was down meanwhile): the
-// time that counts is the stamped judgedAt, not the reconcile's.
+// time that counts is the stamped judgedAt, not the reconcile's. The timeout is long enough that stopping
+// the manager and judging fit well within it on a loaded machine (judgedAt rounds up to the second, the
+// stage's start time down), and the test then waits only for the deadline to pass.
 func TestJudgmentBeforeTimeoutWins(t *testing.T) {
+	const timeout = 10 * time.Second
 	g := testenv.NewWithT(t)
 	ns := env.Namespace(t)
-	apply(t, ns, `
+	apply(t, ns, fmt.Sprintf(`
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
 metadata: {name: timed}
 spec:
   application: shop
-  stages: [{name: gate, timeout: 3s, manualJudgment: {instructions: "quick"}}]
-`)
+  stages: [{name: gate, timeout: %s, manualJudgment: {instructions: "quick"}}]
+`, timeout))
 	stop := env.StartManager(t)
 	run(t, ns, "late", "timed", nil)
 	ex := waitStagePhase(g, ns, "late", "gate", v1alpha1.StageWaitingForJudgment)
-	deadline := stageOf(g, ex, "gate").StartTime.Add(3 * time.Second)
+	deadline := stageOf(g, ex, "gate").StartTime.Add(timeout)
 	stop()
 
 	g.Expect(judge(env.Client, ns, "late", `{"spec":{"judgments":{"gate":{"decision":"Continue"}}}}`)).To(Succeed())
-	g.Expect(execution(g, ns, "late").Spec.Judgments["gate"].JudgedAt.Time.Before(deadline)).To(BeTrue())
+	judgedAt := execution(g, ns, "late").Spec.Judgments["gate"].JudgedAt.Time
+	g.Expect(judgedAt.Before(deadline)).To(BeTrue(), "judged at %s, after the deadline %s: the machine took over %s to stop the manager and judge", judgedAt, deadline, timeout)
 	// The stage's deadline passes while no controller runs.
-	g.Eventually(func() bool { return time.Now().After(deadline) }).Should(BeTrue())
+	g.Eventually(func() bool { return time.Now().After(deadline) }).WithTimeout(timeout + testenv.EventuallyTimeout).Should(BeTrue())
 
 	env.StartManager(t)
 	ex = waitPhase(g, ns, "late", v1alpha1.ExecutionSucceeded)
