@@ -13,8 +13,8 @@ import (
 )
 
 // TestPipelineChainRefused: a pipeline that starts itself through another (ping -> pong -> ping, both
-// limitConcurrent, so the grandchild would wait behind its grandparent forever) is refused at run time
-// with the chain in the message, and the whole family fails instead of hanging; a chain of pipelines
+// limitConcurrent, so the grandchild would wait behind its grandparent forever) is refused at run time,
+// by the root's stage, before any child is made, with the cycle in the message; a chain of pipelines
 // deeper than MaxPipelineDepth is refused at the first run too deep.
 func TestPipelineChainRefused(t *testing.T) {
 	g := testenv.NewWithT(t)
@@ -47,13 +47,11 @@ spec:
 `+deep.String())
 	run(t, ns, "ping-1", "ping", nil)
 
-	child := waitPhase(g, ns, "ping-1-call", v1alpha1.ExecutionFailed)
-	g.Expect(child.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationPipelineChain, "ping"))
-	g.Expect(stageOf(g, child, "call").Message).To(Equal("pipeline ping would run inside itself: this run's chain is ping -> pong -> ping"))
-	waitPhase(g, ns, "ping-1", v1alpha1.ExecutionFailed)
+	root := waitPhase(g, ns, "ping-1", v1alpha1.ExecutionFailed)
+	g.Expect(stageOf(g, root, "call").Message).To(Equal("pipeline ping would run inside itself: ping -> pong -> ping"))
 	var list v1alpha1.ExecutionList
 	g.Expect(env.Client.List(t.Context(), &list, client.InNamespace(ns))).To(Succeed())
-	g.Expect(list.Items).To(HaveLen(2), "no grandchild was made")
+	g.Expect(list.Items).To(HaveLen(1), "a child was made")
 
 	run(t, ns, "deep", "p1", nil)
 	name := "deep"
@@ -64,4 +62,41 @@ spec:
 	g.Expect(last.Spec.Pipeline).To(Equal(fmt.Sprintf("p%d", v1alpha1.MaxPipelineDepth)))
 	g.Expect(stageOf(g, last, "next").Message).To(Equal("pipeline p11 would nest runs 11 deep, more than 10: this run's chain is p1 -> p2 -> p3 -> p4 -> p5 -> p6 -> p7 -> p8 -> p9 -> p10"))
 	waitPhase(g, ns, "deep", v1alpha1.ExecutionFailed)
+}
+
+// TestPipelineCycleWithTwoRootsFailsFast: with A starting B and B starting A, both limitConcurrent, runs
+// of A and of B started at once would each start a child that queues behind the other's root, and
+// neither child would ever start to see its chain: the roots would wait on each other forever. Each
+// root's stage sees the cycle through the Pipelines and fails at once, making no child.
+func TestPipelineCycleWithTwoRootsFailsFast(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := setup(t)
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: a}
+spec:
+  application: shop
+  stages:
+  - {name: call, pipeline: {name: b}}
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: b}
+spec:
+  application: shop
+  stages:
+  - {name: soak, wait: {duration: 0s}}
+  - {name: call, dependsOn: [soak], pipeline: {name: a}}
+`)
+	run(t, ns, "a-1", "a", nil)
+	run(t, ns, "b-1", "b", nil)
+
+	a := waitPhase(g, ns, "a-1", v1alpha1.ExecutionFailed)
+	g.Expect(stageOf(g, a, "call").Message).To(Equal("pipeline a would run inside itself: a -> b -> a"))
+	b := waitPhase(g, ns, "b-1", v1alpha1.ExecutionFailed)
+	g.Expect(stageOf(g, b, "call").Message).To(Equal("pipeline b would run inside itself: b -> a -> b"))
+	var list v1alpha1.ExecutionList
+	g.Expect(env.Client.List(t.Context(), &list, client.InNamespace(ns))).To(Succeed())
+	g.Expect(list.Items).To(HaveLen(2), "a child was made")
 }

@@ -27,7 +27,9 @@ import (
 // A pipeline never runs inside itself: the child carries AnnotationPipelineChain, its ancestors' pipelines,
 // and a stage whose pipeline is already in its run's chain (A starting B starting A) fails instead of
 // starting it, as does one that would nest runs deeper than MaxPipelineDepth. Such a child would otherwise
-// fork without end, or wait forever behind its own ancestor when the pipeline has limitConcurrent.
+// fork without end, or wait forever behind its own ancestor when the pipeline has limitConcurrent. A
+// stage also fails when the Pipelines its child would lead to, through their own pipeline stages, come
+// back to its run's chain: A starting B fails at once when B starts A.
 type Pipeline struct {
 	Client client.Client
 	// APIReader reads past the cache: a child the cache does not show yet may just have been created.
@@ -51,6 +53,12 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 	if msg != "" {
 		s.Fail(msg)
 		return nil
+	}
+	if msg, err := p.reentry(ctx, parent.Namespace, chain, ps.Name); err != nil || msg != "" {
+		if err == nil {
+			s.Fail(msg)
+		}
+		return err
 	}
 	child := &v1alpha1.Execution{
 		ObjectMeta: metav1.ObjectMeta{
@@ -214,6 +222,46 @@ func childChain(parent *v1alpha1.Execution, next string) (chain []string, msg st
 			next, len(chain)+1, v1alpha1.MaxPipelineDepth, strings.Join(chain, " -> "))
 	}
 	return chain, ""
+}
+
+// reentry says whether a child of pipeline next would, through the pipeline stages of the Pipelines it
+// leads to (as the cache has them), start a pipeline of chain again, and how. The child's own chain check
+// would catch it too, but too late when the pipeline has limitConcurrent: with A starting B and B starting
+// A, runs of A and of B at once each start a child that queues behind the other's root, and neither child
+// starts to see its chain. The walk goes no deeper than runs may nest, and reads each Pipeline once.
+func (p Pipeline) reentry(ctx context.Context, ns string, chain []string, next string) (string, error) {
+	// Where a Pipeline was first reached, by how many runs below the parent: one reached again no
+	// shallower leads nowhere new.
+	reached := map[string]int{}
+	var walk func(path []string) (string, error)
+	walk = func(path []string) (string, error) {
+		name := path[len(path)-1]
+		if d, ok := reached[name]; ok && d <= len(path) {
+			return "", nil
+		}
+		reached[name] = len(path)
+		if len(chain)+len(path) >= v1alpha1.MaxPipelineDepth {
+			return "", nil // its runs may start no children
+		}
+		var pl v1alpha1.Pipeline
+		if err := p.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &pl); err != nil {
+			return "", client.IgnoreNotFound(err) // the run of a missing Pipeline starts nothing
+		}
+		for _, st := range pl.Spec.Stages {
+			if st.Pipeline == nil {
+				continue
+			}
+			to := st.Pipeline.Name
+			if slices.Contains(chain, to) {
+				return fmt.Sprintf("pipeline %s would run inside itself: %s", to, strings.Join(slices.Concat(chain, path, []string{to}), " -> ")), nil
+			}
+			if msg, err := walk(slices.Concat(path, []string{to})); msg != "" || err != nil {
+				return msg, err
+			}
+		}
+		return "", nil
+	}
+	return walk([]string{next})
 }
 
 // ChildName is the name of the Execution a parent's pipeline stage starts: parent-stage, shortened with a
