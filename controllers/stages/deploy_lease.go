@@ -34,7 +34,7 @@ import (
 // other. A Lease the API server refuses for good (forbidden, invalid, namespace terminating) fails the
 // stage, naming the Lease, instead of retrying without end.
 
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
 
 // clusterLeases takes the Leases of a deploy stage's clusters.
 type clusterLeases struct {
