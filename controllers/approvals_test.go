@@ -329,8 +329,19 @@ func TestWebhookDownRefusesJudgments(t *testing.T) {
 	g := testenv.NewWithT(t)
 	ns := approvals(t)
 	startGated(t, g, ns, "down")
-	ctx := context.Background()
 
+	webhooksDown(t, g, ns, "down")
+	err := judge(as(t, alice), ns, "down", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}`)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("failed calling webhook"))
+	g.Expect(execution(g, ns, "down").Spec.Judgments).To(BeEmpty())
+}
+
+// webhooksDown points the shipped webhook configurations at a port no one listens on, for namespace ns
+// only, and waits until the API server uses them: an update of run (in ns) no longer gets through.
+func webhooksDown(t *testing.T, g *WithT, ns, run string) {
+	t.Helper()
+	ctx := context.Background()
 	m, v := admission.Configurations("https://127.0.0.1:1", []byte("no CA"))
 	only := &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}
 	m.Name, v.Name = "down-"+ns, "down-"+ns
@@ -347,14 +358,10 @@ func TestWebhookDownRefusesJudgments(t *testing.T) {
 
 	// The API server picks up new configurations asynchronously: a change of no consequence shows when.
 	g.Eventually(func(g Gomega) {
-		err := judge(env.Client, ns, "down", `{"metadata":{"labels":{"probe":"x"}}}`)
+		err := judge(env.Client, ns, run, `{"metadata":{"labels":{"probe":"x"}}}`)
 		g.Expect(err).To(HaveOccurred())
 		g.Expect(err.Error()).To(ContainSubstring("failed calling webhook"))
 	}).Should(Succeed())
-	err := judge(as(t, alice), ns, "down", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}`)
-	g.Expect(err).To(HaveOccurred())
-	g.Expect(err.Error()).To(ContainSubstring("failed calling webhook"))
-	g.Expect(execution(g, ns, "down").Spec.Judgments).To(BeEmpty())
 }
 
 // TestChildRunTrigger: a run the operator starts for a pipeline stage says so in status.trigger, with its

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/test/testenv"
@@ -58,4 +59,23 @@ spec:
 	g.Expect(judge(env.Client, ns, "p", `{"spec":{"judgments":{"hold":{"decision":"Continue"}}}}`)).To(Succeed())
 	ex := waitStagePhase(g, ns, "p", "release", v1alpha1.StageFailed)
 	g.Expect(stageOf(g, ex, "release").Message).To(Equal("execution p-release already exists and was not started by this stage"))
+}
+
+// TestDeletedRunLetsGoWithWebhooksDown: with the operator gone (no manager, webhooks unreachable), a
+// deleted run's finalizer can still be removed by hand, so neither the run nor its namespace nor the CRD
+// waits on webhooks forever. Runs not being deleted stay behind the webhooks (TestWebhookDownRefusesJudgments).
+func TestDeletedRunLetsGoWithWebhooksDown(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	ex := &v1alpha1.Execution{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "orphaned",
+		Finalizers: []string{v1alpha1.ExecutionFinalizer}}, Spec: v1alpha1.ExecutionSpec{Pipeline: "gone"}}
+	g.Expect(env.Client.Create(ctx, ex)).To(Succeed())
+	webhooksDown(t, g, ns, "orphaned")
+
+	g.Expect(env.Client.Delete(ctx, ex)).To(Succeed())
+	g.Expect(judge(env.Client, ns, "orphaned", `{"metadata":{"finalizers":null}}`)).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(ex), &v1alpha1.Execution{}))
+	}).Should(BeTrue())
 }

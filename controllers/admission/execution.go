@@ -30,8 +30,8 @@ import (
 
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
-// +kubebuilder:webhook:path=/mutate-delivery-gennaker-io-v1alpha1-execution,mutating=true,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=mexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
-// +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10
+// +kubebuilder:webhook:path=/mutate-delivery-gennaker-io-v1alpha1-execution,mutating=true,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=mexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"}]}`
+// +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"}]}`
 
 // Annotations only the operator may set on the runs it creates: a person's run cannot claim a cron trigger
 // or a parent stage started it, nor forge or clear the chain of ancestors that stops a pipeline running

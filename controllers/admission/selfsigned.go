@@ -35,14 +35,19 @@ type hook struct {
 	name, path, resource string
 	mutating             bool
 	failure              admissionregistrationv1.FailurePolicyType
+	conditions           []admissionregistrationv1.MatchCondition
 }
+
+// notBeingDeleted leaves a run being deleted to the API server alone: its finalizer can then be removed
+// while the webhooks cannot be reached (an uninstalled operator), so no deletion waits on them forever.
+var notBeingDeleted = []admissionregistrationv1.MatchCondition{{Name: "not-being-deleted", Expression: "!has(object.metadata.deletionTimestamp)"}}
 
 // mutateExecution is the webhook that stamps runs; the validating one names it when its stamps are missing.
 const mutateExecution = "mexecution.delivery.gennaker.io"
 
 var hooks = []hook{
-	{name: mutateExecution, path: PathMutateExecution, resource: "executions", mutating: true, failure: admissionregistrationv1.Fail},
-	{name: "vexecution.delivery.gennaker.io", path: PathValidateExecution, resource: "executions", failure: admissionregistrationv1.Fail},
+	{name: mutateExecution, path: PathMutateExecution, resource: "executions", mutating: true, failure: admissionregistrationv1.Fail, conditions: notBeingDeleted},
+	{name: "vexecution.delivery.gennaker.io", path: PathValidateExecution, resource: "executions", failure: admissionregistrationv1.Fail, conditions: notBeingDeleted},
 	{name: "vpipeline.delivery.gennaker.io", path: PathValidatePipeline, resource: "pipelines", failure: admissionregistrationv1.Ignore},
 	{name: "vservergroup.delivery.gennaker.io", path: PathValidateServerGroup, resource: "servergroups", failure: admissionregistrationv1.Ignore},
 }
@@ -155,13 +160,13 @@ func Configurations(baseURL string, caBundle []byte) (*admissionregistrationv1.M
 		if h.mutating {
 			m.Webhooks = append(m.Webhooks, admissionregistrationv1.MutatingWebhook{
 				Name: h.name, ClientConfig: cc, Rules: rules, FailurePolicy: ptr.To(h.failure), SideEffects: &sideEffects,
-				AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: ptr.To[int32](10),
+				AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: ptr.To[int32](10), MatchConditions: h.conditions,
 			})
 			continue
 		}
 		v.Webhooks = append(v.Webhooks, admissionregistrationv1.ValidatingWebhook{
 			Name: h.name, ClientConfig: cc, Rules: rules, FailurePolicy: ptr.To(h.failure), SideEffects: &sideEffects,
-			AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: ptr.To[int32](10),
+			AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: ptr.To[int32](10), MatchConditions: h.conditions,
 		})
 	}
 	return m, v
