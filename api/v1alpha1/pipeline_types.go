@@ -385,7 +385,8 @@ type WebhookStage struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// HeadersFrom are headers whose values are read from Secrets of the Execution's namespace when the call
 	// is made, such as a bearer token. Their values never appear in status, Events or logs. A header named
-	// both here and in headers takes the value from here.
+	// both here and in headers takes the value from here. Polls send them only to the call's own scheme,
+	// host and port, so a status URL the remote chooses cannot take them elsewhere.
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=map
 	// +listMapKey=name
@@ -393,7 +394,9 @@ type WebhookStage struct {
 	HeadersFrom []WebhookHeaderSource `json:"headersFrom,omitempty"`
 	// Body of the call; may use ${ ... } expressions. With a JSON content type (the default when a body is
 	// given), each value is inserted JSON-escaped: inside a JSON string as string content, elsewhere as a
-	// JSON value. In url and statusURL, values in the path, query or fragment are URL-escaped.
+	// JSON value. In url and statusURL, values in the path, query or fragment are URL-escaped (a whole . or
+	// .. segment included); a value that starts the URL is taken as it is, and one elsewhere before the
+	// path may not hold characters that would change the host.
 	// +kubebuilder:validation:MaxLength=65536
 	// +optional
 	Body string `json:"body,omitempty"`
@@ -402,7 +405,8 @@ type WebhookStage struct {
 	// +kubebuilder:default=true
 	// +optional
 	KeepBody *bool `json:"keepBody,omitempty"`
-	// MaxBodyBytes bounds a kept body; a longer one is left out of the outputs, and the stage says so.
+	// MaxBodyBytes bounds the response bodies read: a longer one is left out of the outputs and of the
+	// expressions (waitForCompletion's successExpression and failureExpression), and the stage says so.
 	// +kubebuilder:default=32768
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=262144
