@@ -523,6 +523,15 @@ func TestValidatingWithoutMutating(t *testing.T) {
 		g.Expect(err.Error()).To(ContainSubstring(`metadata.annotations[delivery.gennaker.io/created-by]: Forbidden: must be the user who creates the run (` + alice + `)`))
 	}).Should(Succeed())
 
+	claims := forged("claims")
+	claims.Annotations = map[string]string{v1alpha1.AnnotationCreatedBy: alice, v1alpha1.AnnotationTrigger: v1alpha1.TriggerPipeline,
+		v1alpha1.AnnotationPipelineChain: "other", v1alpha1.AnnotationQueuePosition: "0"}
+	err := as(t, alice).Create(ctx, claims)
+	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "%v", err)
+	for _, key := range []string{v1alpha1.AnnotationTrigger, v1alpha1.AnnotationPipelineChain, v1alpha1.AnnotationQueuePosition} {
+		g.Expect(err.Error()).To(ContainSubstring("metadata.annotations[" + key + "]: Forbidden: is the operator's to set"))
+	}
+
 	honest := forged("honest")
 	honest.Annotations[v1alpha1.AnnotationCreatedBy] = alice
 	g.Expect(as(t, alice).Create(ctx, honest)).To(Succeed())

@@ -79,3 +79,23 @@ func TestDeletedRunLetsGoWithWebhooksDown(t *testing.T) {
 		return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(ex), &v1alpha1.Execution{}))
 	}).Should(BeTrue())
 }
+
+// TestCreateClaimingDeletionIsStamped: a create that sends a deletionTimestamp of its own (the API server
+// clears it only after mutating admission) still passes through the stamps: it cannot skip them the way an
+// update of a run really being deleted does.
+func TestCreateClaimingDeletionIsStamped(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := approvals(t)
+	ctx := context.Background()
+	now := metav1.Now()
+	ex := &v1alpha1.Execution{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sneaky", DeletionTimestamp: &now,
+		Annotations: map[string]string{v1alpha1.AnnotationCreatedBy: "mallory", v1alpha1.AnnotationTrigger: v1alpha1.TriggerPipeline,
+			v1alpha1.AnnotationParentExecution: "p", v1alpha1.AnnotationParentStage: "release"}},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: "gated"}}
+	g.Expect(as(t, dave).Create(ctx, ex)).To(Succeed())
+	got := execution(g, ns, "sneaky")
+	g.Expect(got.Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationCreatedBy, dave))
+	for _, key := range []string{v1alpha1.AnnotationTrigger, v1alpha1.AnnotationParentExecution, v1alpha1.AnnotationParentStage} {
+		g.Expect(got.Annotations).NotTo(HaveKey(key))
+	}
+}

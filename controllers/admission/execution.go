@@ -30,8 +30,8 @@ import (
 
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
-// +kubebuilder:webhook:path=/mutate-delivery-gennaker-io-v1alpha1-execution,mutating=true,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=mexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"}]}`
-// +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"not-being-deleted","expression":"!has(object.metadata.deletionTimestamp)"}]}`
+// +kubebuilder:webhook:path=/mutate-delivery-gennaker-io-v1alpha1-execution,mutating=true,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=mexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"not-being-deleted","expression":"request.operation != 'UPDATE' || !has(oldObject.metadata.deletionTimestamp)"}]}`
+// +kubebuilder:webhook:path=/validate-delivery-gennaker-io-v1alpha1-execution,mutating=false,failurePolicy=fail,sideEffects=None,groups=delivery.gennaker.io,resources=executions,verbs=create;update,versions=v1alpha1,name=vexecution.delivery.gennaker.io,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"not-being-deleted","expression":"request.operation != 'UPDATE' || !has(oldObject.metadata.deletionTimestamp)"}]}`
 
 // Annotations only the operator may set on the runs it creates: a person's run cannot claim a cron trigger
 // or a parent stage started it, nor forge or clear the chain of ancestors that stops a pipeline running
@@ -263,12 +263,20 @@ func unstamped(path *field.Path, ex *v1alpha1.Execution, added []string, user st
 // the operator's own cron or pipeline-stage run, which names none: the same defense as unstamped.
 func createdBy(ex *v1alpha1.Execution, user, operator string) field.ErrorList {
 	ann := ex.GetAnnotations()
+	path := field.NewPath("metadata", "annotations")
+	var errs field.ErrorList
+	if user != operator || operator == "" {
+		for _, key := range slices.Concat(operatorAnnotations, []string{v1alpha1.AnnotationQueuePosition}) {
+			if _, ok := ann[key]; ok {
+				errs = append(errs, field.Forbidden(path.Key(key), fmt.Sprintf("is the operator's to set, and the mutating webhook %s drops it from anyone else's run", mutateExecution)))
+			}
+		}
+	}
 	by, ok := ann[v1alpha1.AnnotationCreatedBy]
 	if operatorRun(ann, user, operator) && !ok || by == user {
-		return nil
+		return errs
 	}
-	path := field.NewPath("metadata", "annotations").Key(v1alpha1.AnnotationCreatedBy)
-	return field.ErrorList{field.Forbidden(path, fmt.Sprintf("must be the user who creates the run (%s), as the mutating webhook %s stamps it", user, mutateExecution))}
+	return append(errs, field.Forbidden(path.Key(v1alpha1.AnnotationCreatedBy), fmt.Sprintf("must be the user who creates the run (%s), as the mutating webhook %s stamps it", user, mutateExecution)))
 }
 
 // operatorRun says whether a new run is the operator's own cron or pipeline-stage run.

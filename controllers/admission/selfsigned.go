@@ -38,9 +38,12 @@ type hook struct {
 	conditions           []admissionregistrationv1.MatchCondition
 }
 
-// notBeingDeleted leaves a run being deleted to the API server alone: its finalizer can then be removed
-// while the webhooks cannot be reached (an uninstalled operator), so no deletion waits on them forever.
-var notBeingDeleted = []admissionregistrationv1.MatchCondition{{Name: "not-being-deleted", Expression: "!has(object.metadata.deletionTimestamp)"}}
+// notBeingDeleted leaves an update of a run already being deleted to the API server alone: its finalizer
+// can then be removed while the webhooks cannot be reached (an uninstalled operator), so no deletion waits
+// on them forever. It looks at the stored object, not the request's: a create that sends a
+// deletionTimestamp of its own (cleared only after mutating admission) must not skip the stamps.
+var notBeingDeleted = []admissionregistrationv1.MatchCondition{{Name: "not-being-deleted",
+	Expression: "request.operation != 'UPDATE' || !has(oldObject.metadata.deletionTimestamp)"}}
 
 // mutateExecution is the webhook that stamps runs; the validating one names it when its stamps are missing.
 const mutateExecution = "mexecution.delivery.gennaker.io"
