@@ -100,3 +100,32 @@ spec:
 	g.Expect(env.Client.List(t.Context(), &list, client.InNamespace(ns))).To(Succeed())
 	g.Expect(list.Items).To(HaveLen(2), "a child was made")
 }
+
+// TestPipelineRecursionBehindWhenIsNotRefusedAhead: a pipeline stage behind a when may never run, so the
+// walk made before starting a child does not count it; a run that takes it is still refused by its chain.
+func TestPipelineRecursionBehindWhenIsNotRefusedAhead(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := setup(t)
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: a}
+spec:
+  application: shop
+  stages:
+  - {name: call, pipeline: {name: b}}
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: b}
+spec:
+  application: shop
+  stages:
+  - {name: again, when: "1 == 2", pipeline: {name: a}}
+  - {name: soak, wait: {duration: 0s}}
+`)
+	run(t, ns, "a-1", "a", nil)
+	waitPhase(g, ns, "a-1", v1alpha1.ExecutionSucceeded)
+	child := waitPhase(g, ns, "a-1-call", v1alpha1.ExecutionSucceeded)
+	g.Expect(stageOf(g, child, "again").Phase).To(Equal(v1alpha1.StageSkipped))
+}

@@ -54,15 +54,22 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 		s.Fail(msg)
 		return nil
 	}
-	if msg, err := p.reentry(ctx, parent.Namespace, chain, ps.Name); err != nil || msg != "" {
-		if err == nil {
-			s.Fail(msg)
+	key := types.NamespacedName{Namespace: parent.Namespace, Name: ChildName(parent.Name, s.Spec.Name)}
+	// A child made before a restart is looked at below, whatever the Pipelines say now: failing here would
+	// leave it running with no parent to wait on it.
+	if err := p.Client.Get(ctx, key, &v1alpha1.Execution{}); apierrors.IsNotFound(err) {
+		if msg, err := p.reentry(ctx, parent.Namespace, chain, ps.Name); err != nil || msg != "" {
+			if err == nil {
+				s.Fail(msg)
+			}
+			return err
 		}
+	} else if err != nil {
 		return err
 	}
 	child := &v1alpha1.Execution{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ChildName(parent.Name, s.Spec.Name),
+			Name:      key.Name,
 			Namespace: parent.Namespace,
 			Labels:    map[string]string{v1alpha1.LabelPipeline: ps.Name},
 			Annotations: map[string]string{
@@ -248,7 +255,9 @@ func (p Pipeline) reentry(ctx context.Context, ns string, chain []string, next s
 			return "", client.IgnoreNotFound(err) // the run of a missing Pipeline starts nothing
 		}
 		for _, st := range pl.Spec.Stages {
-			if st.Pipeline == nil {
+			// A stage behind a when may never run: the chain check of the run that takes it still refuses
+			// a pipeline inside itself, so a recursion that is only possible is not refused ahead.
+			if st.Pipeline == nil || st.When != "" {
 				continue
 			}
 			to := st.Pipeline.Name
