@@ -25,6 +25,7 @@ const DefaultCancelBound = 10 * time.Minute
 // to stop, a red/black deploy rolls back as rollbackOnFailure says), records it, and then lets the object
 // go. A cancel that keeps failing for longer than the cancel bound lets go with a Warning Event.
 func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution) (ctrl.Result, error) {
+	defer r.unwritable.forget(client.ObjectKeyFromObject(ex))
 	if !controllerutil.ContainsFinalizer(ex, v1alpha1.ExecutionFinalizer) {
 		return ctrl.Result{}, nil
 	}

@@ -122,6 +122,9 @@ func (r *Reconciler) Wake(ctx context.Context, key types.NamespacedName) {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ex v1alpha1.Execution
 	if err := r.Get(ctx, req.NamespacedName, &ex); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.unwritable.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ex.DeletionTimestamp.IsZero() {

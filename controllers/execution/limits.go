@@ -14,7 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -143,24 +145,34 @@ func (r *Reconciler) stopRecorded(ctx context.Context, read *v1alpha1.Execution,
 // it is not stepped again (that would redo its stages' work each time) until the object changes.
 var errUnwritable = errors.New("the API server refuses even the smaller status")
 
-// unwritable remembers, by UID, the resourceVersion of each run whose smaller status write was refused
-// too. It is the one thing the reconciler keeps in memory, and only to save work: a restarted manager
-// steps such a run once more and finds it refused again.
+// unwritable remembers, by name, the UID and resourceVersion of each run whose smaller status write was
+// refused too. It is the one thing the reconciler keeps in memory, and only to save work: a restarted
+// manager steps such a run once more and finds it refused again. An entry goes when its run is deleted.
 type unwritable struct{ m sync.Map }
+
+type refusedAt struct {
+	uid types.UID
+	rv  string
+}
 
 // still says whether the run is as it was when its status was last refused outright.
 func (u *unwritable) still(ex *v1alpha1.Execution) bool {
-	rv, ok := u.m.Load(ex.UID)
-	if ok && rv == ex.ResourceVersion {
+	key := client.ObjectKeyFromObject(ex)
+	at, ok := u.m.Load(key)
+	if ok && at.(refusedAt) == (refusedAt{ex.UID, ex.ResourceVersion}) {
 		return true
 	}
 	if ok {
-		u.m.Delete(ex.UID)
+		u.m.Delete(key)
 	}
 	return false
 }
 
-func (u *unwritable) remember(ex *v1alpha1.Execution) { u.m.Store(ex.UID, ex.ResourceVersion) }
+func (u *unwritable) remember(ex *v1alpha1.Execution) {
+	u.m.Store(client.ObjectKeyFromObject(ex), refusedAt{ex.UID, ex.ResourceVersion})
+}
+
+func (u *unwritable) forget(key types.NamespacedName) { u.m.Delete(key) }
 
 // ReasonStatusRefused is the reason of the Warning Event of a run whose status cannot be written at all.
 const ReasonStatusRefused = "StatusRefused"

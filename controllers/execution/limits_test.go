@@ -226,3 +226,51 @@ func TestRefusedStatusWriteIsReadNarrowly(t *testing.T) {
 		}
 	})
 }
+
+// memoLen is how many runs the reconciler remembers as unwritable.
+func memoLen(r *Reconciler) int {
+	n := 0
+	r.unwritable.m.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// TestUnwritableMemoForgetsDeletedRuns: the memo of unwritable runs drops a run once it is deleted, whether
+// its deletion is reconciled or only its absence is seen.
+func TestUnwritableMemoForgetsDeletedRuns(t *testing.T) {
+	for _, seen := range []string{"deletion", "absence"} {
+		t.Run(seen, func(t *testing.T) {
+			ex := limitsRun()
+			tried := 0
+			c := refusingStatus(t, ex, &tried, func(string) error { return statusInvalid() })
+			r := &Reconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(10), Clock: clocktesting.NewFakePassiveClock(limitsT0),
+				Engine: &engine.Engine{Stages: engine.Stages{"wait": &recording{}}}}
+			ctx := context.Background()
+			req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ex)}
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if n := memoLen(r); n != 1 {
+				t.Fatalf("%d unwritable runs remembered, want 1", n)
+			}
+			var live v1alpha1.Execution
+			if err := c.Get(ctx, req.NamespacedName, &live); err != nil {
+				t.Fatal(err)
+			}
+			if seen == "absence" {
+				live.Finalizers = nil
+				if err := c.Update(ctx, &live); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := c.Delete(ctx, &live); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if n := memoLen(r); n != 0 {
+				t.Fatalf("after its %s, %d unwritable runs remembered, want 0", seen, n)
+			}
+		})
+	}
+}
