@@ -2,6 +2,7 @@ package execution
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,7 +24,8 @@ const DefaultCancelBound = 10 * time.Minute
 
 // reconcileDelete cancels a deleted run that is not finished, as spec.cancel would (running stages are told
 // to stop, a red/black deploy rolls back as rollbackOnFailure says), records it, and then lets the object
-// go. A cancel that keeps failing for longer than the cancel bound lets go with a Warning Event.
+// go. A cancel that keeps failing for longer than the cancel bound lets go with a Warning Event, as does a
+// run whose status the API server refuses even in its smaller form.
 func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution) (ctrl.Result, error) {
 	defer r.unwritable.forget(client.ObjectKeyFromObject(ex))
 	if !controllerutil.ContainsFinalizer(ex, v1alpha1.ExecutionFinalizer) {
@@ -56,6 +58,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 	small, err := r.writeBounded(ctx, read, ex, now)
 	if small {
 		res = engine.Result{Message: res.Message}
+	}
+	if errors.Is(err, errUnwritable) {
+		// Retrying would step the run and stop its stages again each time, and never let go: what can
+		// be recorded of the run is in the StatusRefused Event.
+		r.Recorder.Eventf(ex, nil, corev1.EventTypeWarning, "CancelAbandoned", "Delete",
+			"the run's status cannot be written, so its cancel is not recorded, and it lets go")
+		return ctrl.Result{}, r.release(ctx, read)
 	}
 	if err != nil {
 		if apierrors.IsConflict(err) {

@@ -234,6 +234,44 @@ func memoLen(r *Reconciler) int {
 	return n
 }
 
+// TestDeletedUnwritableRunLetsGo: a deleted run whose status the API server refuses, even failed, lets go
+// of its Execution at once, with a Warning Event that says why, instead of retrying (and stopping its
+// stages again) forever; the reconciler forgets it.
+func TestDeletedUnwritableRunLetsGo(t *testing.T) {
+	ex := limitsRun()
+	ex.DeletionTimestamp = &metav1.Time{Time: limitsT0.Add(-time.Second)}
+	tried := 0
+	c := refusingStatus(t, ex, &tried, func(string) error { return statusInvalid() })
+	rec := &recording{}
+	recorder := events.NewFakeRecorder(10)
+	r := &Reconciler{Client: c, APIReader: c, Recorder: recorder, Clock: clocktesting.NewFakePassiveClock(limitsT0),
+		Engine: &engine.Engine{Stages: engine.Stages{"wait": rec}}}
+	ctx := context.Background()
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ex)}
+	if _, err := r.Reconcile(ctx, req); err != nil {
+		t.Fatalf("got %v: an unwritable deleted run must not be retried", err)
+	}
+	var got v1alpha1.Execution
+	if err := c.Get(ctx, req.NamespacedName, &got); !apierrors.IsNotFound(err) {
+		t.Fatalf("the Execution should be gone (%v), it has finalizers %v", err, got.Finalizers)
+	}
+	var reasons []string
+	for len(recorder.Events) > 0 {
+		reasons = append(reasons, <-recorder.Events)
+	}
+	if len(reasons) != 2 || !strings.Contains(reasons[0], "Warning "+ReasonStatusRefused) ||
+		!strings.Contains(reasons[1], "Warning CancelAbandoned") || !strings.Contains(reasons[1], "status cannot be written") {
+		t.Fatalf("events %q: want StatusRefused, then CancelAbandoned saying why", reasons)
+	}
+	// The deletion's cancel, then the stop before the smaller write; no reconcile after.
+	if len(rec.cancels) != 2 {
+		t.Fatalf("the stage was told to stop %d times, want twice in the one reconcile", len(rec.cancels))
+	}
+	if n := memoLen(r); n != 0 {
+		t.Fatalf("the reconciler still remembers %d unwritable runs", n)
+	}
+}
+
 // TestUnwritableMemoForgetsDeletedRuns: the memo of unwritable runs drops a run once it is deleted, whether
 // its deletion is reconciled or only its absence is seen.
 func TestUnwritableMemoForgetsDeletedRuns(t *testing.T) {
