@@ -59,6 +59,9 @@ const (
 	AnnotationQueuePosition = "delivery.gennaker.io/queue-position"
 )
 
+// AnnotationStatusRefused marks a run failed whose status the API server refuses even failed; its value says why.
+const AnnotationStatusRefused = "delivery.gennaker.io/status-refused"
+
 // ExecutionFinalizer is held by a run while it is unfinished: deleting a Running Execution cancels it
 // first (running stages are told to stop, a red/black rolls back as rollbackOnFailure says), then the
 // object goes.
