@@ -54,7 +54,7 @@ func Register(srv webhook.Server, o Options) {
 	}
 	d := admission.NewDecoder(o.Scheme)
 	for path, h := range map[string]admission.Handler{
-		PathMutateExecution:     &executionStamper{decoder: d, operator: o.Operator, now: o.Now},
+		PathMutateExecution:     &executionStamper{decoder: d, reader: o.Reader, operator: o.Operator, now: o.Now},
 		PathValidateExecution:   &executionValidator{decoder: d, reader: o.Reader, reviewer: o.Reviewer, operator: o.Operator},
 		PathValidatePipeline:    &pipelineValidator{decoder: d},
 		PathValidateServerGroup: &serverGroupValidator{decoder: d, reader: o.Reader},

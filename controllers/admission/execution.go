@@ -45,12 +45,14 @@ var operatorAnnotations = []string{
 // judgedAt on every judgment the request adds, and the created-by and canceled-by annotations. Whatever the
 // request body said of them is overwritten; stamps already recorded are kept as they were.
 type executionStamper struct {
-	decoder  admission.Decoder
+	decoder admission.Decoder
+	// reader finds the approvers of the stages judged, for a user whose groups do not all fit the record.
+	reader   client.Reader
 	operator string
 	now      func() time.Time
 }
 
-func (h *executionStamper) Handle(_ context.Context, req admission.Request) admission.Response {
+func (h *executionStamper) Handle(ctx context.Context, req admission.Request) admission.Response {
 	var ex, old v1alpha1.Execution
 	if err := decode(h.decoder, req, &ex, &old); err != nil {
 		return decodeError(err)
@@ -60,7 +62,7 @@ func (h *executionStamper) Handle(_ context.Context, req admission.Request) admi
 	}
 	user := req.UserInfo
 	now := metav1.NewTime(stampTime(h.now()))
-	stampJudgments(&ex, &old, user, now)
+	stampJudgments(&ex, &old, user, now, h.approverGroups(ctx, &ex, user.Groups))
 	stampAnnotations(&ex, &old, req.Operation == admissionv1.Create, user.Username, h.operator)
 	raw, err := withStamps(req.Object.Raw, &ex)
 	if err != nil {
@@ -109,12 +111,12 @@ func withStamps(original []byte, ex *v1alpha1.Execution) ([]byte, error) {
 // stampJudgments stamps the judgments the request adds (or changes: the validating webhook refuses those)
 // and puts back the recorded stamps of the others, so that a client that re-sends a judgment without them
 // (kubectl apply of the whole spec) does not look like it changed the decision.
-func stampJudgments(ex, old *v1alpha1.Execution, user authenticationv1.UserInfo, now metav1.Time) {
+func stampJudgments(ex, old *v1alpha1.Execution, user authenticationv1.UserInfo, now metav1.Time, approverGroups map[string][]string) {
 	for name, j := range ex.Spec.Judgments {
 		if was, ok := old.Spec.Judgments[name]; ok && sameDecision(was, j) {
 			j.JudgedBy, j.JudgedGroups, j.JudgedAt = was.JudgedBy, was.JudgedGroups, was.JudgedAt
 		} else {
-			j.JudgedBy, j.JudgedGroups, j.JudgedAt = user.Username, recordedGroups(user.Groups), &now
+			j.JudgedBy, j.JudgedGroups, j.JudgedAt = user.Username, recordedGroups(user.Groups, approverGroups[name]), &now
 		}
 		ex.Spec.Judgments[name] = j
 	}
@@ -128,15 +130,41 @@ const (
 
 // recordedGroups are the groups kept with a judgment: a directory may give a user more, or longer, groups
 // than the schema keeps, and a judgment must not be refused for that. The approver check uses the
-// request's full list; the record keeps the first 64 that fit.
-func recordedGroups(groups []string) []string {
+// request's full list; the record keeps 64 that fit, those the stage's approvers name (first) first, so
+// that the check made again when the run starts sees the group that let the judge in.
+func recordedGroups(groups, first []string) []string {
 	var out []string
-	for _, g := range groups {
-		if len(out) == maxGroups {
-			break
-		}
-		if len(g) <= maxGroupLength {
+	keep := func(g string) {
+		if len(out) < maxGroups && len(g) <= maxGroupLength && !slices.Contains(out, g) {
 			out = append(out, g)
+		}
+	}
+	for _, g := range groups {
+		if slices.Contains(first, g) {
+			keep(g)
+		}
+	}
+	for _, g := range groups {
+		keep(g)
+	}
+	return out
+}
+
+// approverGroups are, by stage, the groups the approvers of the stages ex judges name. They are looked up
+// only when the user's groups do not all fit in the record: for everyone else it costs nothing. A failed
+// read leaves them out; the validating webhook, which reads the same, then refuses the request.
+func (h *executionStamper) approverGroups(ctx context.Context, ex *v1alpha1.Execution, groups []string) map[string][]string {
+	if len(ex.Spec.Judgments) == 0 || len(recordedGroups(groups, nil)) == len(groups) || h.reader == nil {
+		return nil
+	}
+	stages, err := runStages(ctx, h.reader, ex)
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, st := range stages {
+		if st.ManualJudgment != nil && st.ManualJudgment.Approvers != nil {
+			out[st.Name] = st.ManualJudgment.Approvers.Groups
 		}
 	}
 	return out
@@ -361,11 +389,17 @@ func addedJudgments(path *field.Path, ex, old *v1alpha1.Execution, errs *field.E
 
 // stages returns the run's stages: the spec frozen into it when it started, or else its Pipeline's.
 func (h *executionValidator) stages(ctx context.Context, ex *v1alpha1.Execution) ([]v1alpha1.Stage, error) {
+	return runStages(ctx, h.reader, ex)
+}
+
+// runStages are the stages ex judges: those frozen into it once it has started, else its Pipeline's, nil
+// when the Pipeline does not exist.
+func runStages(ctx context.Context, reader client.Reader, ex *v1alpha1.Execution) ([]v1alpha1.Stage, error) {
 	if ex.Status.PipelineSpec != nil {
 		return ex.Status.PipelineSpec.Stages, nil
 	}
 	var pl v1alpha1.Pipeline
-	err := h.reader.Get(ctx, types.NamespacedName{Namespace: ex.Namespace, Name: ex.Spec.Pipeline}, &pl)
+	err := reader.Get(ctx, types.NamespacedName{Namespace: ex.Namespace, Name: ex.Spec.Pipeline}, &pl)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

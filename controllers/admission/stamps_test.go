@@ -2,6 +2,9 @@ package admission
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +45,7 @@ func TestStampJudgments(t *testing.T) {
 		"b": {Decision: v1alpha1.DecisionStop, JudgedBy: "alice", JudgedAt: &then},                            // flipped, stamps forged
 		"c": {Decision: v1alpha1.DecisionStop, JudgedBy: "mallory", JudgedGroups: []string{"system:masters"}}, // added, forged
 	}}}
-	stampJudgments(ex, old, user, now)
+	stampJudgments(ex, old, user, now, nil)
 	stamped := func(d v1alpha1.Decision) v1alpha1.Judgment {
 		return v1alpha1.Judgment{Decision: d, JudgedBy: "bob", JudgedGroups: []string{"ops"}, JudgedAt: &now}
 	}
@@ -54,7 +57,7 @@ func TestStampJudgments(t *testing.T) {
 	// No judgments, nil or empty, stay as they were.
 	for _, j := range []map[string]v1alpha1.Judgment{nil, {}} {
 		ex := &v1alpha1.Execution{Spec: v1alpha1.ExecutionSpec{Judgments: j}}
-		stampJudgments(ex, old, user, now)
+		stampJudgments(ex, old, user, now, nil)
 		if (ex.Spec.Judgments == nil) != (j == nil) || len(ex.Spec.Judgments) != 0 {
 			t.Errorf("stampJudgments(%#v) = %#v", j, ex.Spec.Judgments)
 		}
@@ -154,5 +157,26 @@ func TestWithStamps(t *testing.T) {
 				t.Errorf("object (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestRecordedGroupsKeepTheApprovers: a user with more groups than the record keeps has the groups the
+// stage's approvers name kept first, so the check made again at the run's start sees the group that let
+// them in; too long a group is never kept.
+func TestRecordedGroupsKeepTheApprovers(t *testing.T) {
+	var groups []string
+	for i := range 100 {
+		groups = append(groups, fmt.Sprintf("team-%03d", i))
+	}
+	groups = append(groups, strings.Repeat("x", 513), "release-managers")
+	got := recordedGroups(groups, []string{"release-managers", "absent"})
+	if len(got) != 64 || got[0] != "release-managers" || got[1] != "team-000" {
+		t.Fatalf("want release-managers then the first 63 others, got %d: %v", len(got), got[:3])
+	}
+	if plain := recordedGroups(groups, nil); slices.Contains(plain, "release-managers") || len(plain) != 64 {
+		t.Fatalf("without approvers, the first 64 that fit: %v", plain)
+	}
+	if few := recordedGroups([]string{"a", "b"}, []string{"b"}); !slices.Equal(few, []string{"b", "a"}) {
+		t.Fatalf("got %v", few)
 	}
 }
