@@ -31,6 +31,10 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 	if !controllerutil.ContainsFinalizer(ex, v1alpha1.ExecutionFinalizer) {
 		return ctrl.Result{}, nil
 	}
+	if marked(ex) && !finished(ex.Status.Phase) {
+		// Its stages were told to stop when it was marked; there is nothing left to cancel or record.
+		return ctrl.Result{}, r.abandonUnwritable(ctx, ex)
+	}
 	read := ex.DeepCopy()
 	now := r.Clock.Now()
 	var res engine.Result
@@ -62,9 +66,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 	if errors.Is(err, errUnwritable) {
 		// Retrying would step the run and stop its stages again each time, and never let go: what can
 		// be recorded of the run is in the StatusRefused Event.
-		r.Recorder.Eventf(ex, nil, corev1.EventTypeWarning, "CancelAbandoned", "Delete",
-			"the run's status cannot be written, so its cancel is not recorded, and it lets go")
-		return ctrl.Result{}, r.release(ctx, read)
+		return ctrl.Result{}, r.abandonUnwritable(ctx, read)
 	}
 	if err != nil {
 		if apierrors.IsConflict(err) {
@@ -74,6 +76,13 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 	}
 	r.report(ctx, read, ex, res)
 	return ctrl.Result{}, r.release(ctx, ex)
+}
+
+// abandonUnwritable lets go of a deleted run whose status cannot be written, saying so.
+func (r *Reconciler) abandonUnwritable(ctx context.Context, ex *v1alpha1.Execution) error {
+	r.Recorder.Eventf(ex, nil, corev1.EventTypeWarning, "CancelAbandoned", "Delete",
+		"the run's status cannot be written, so its cancel is not recorded, and it lets go")
+	return r.release(ctx, ex)
 }
 
 // release removes ExecutionFinalizer from a finished (or deleted) run.

@@ -143,6 +143,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		return ctrl.Result{}, r.release(ctx, &ex)
 	}
+	if marked(&ex) {
+		return r.refail(ctx, &ex)
+	}
 	if err := r.claim(ctx, &ex); err != nil {
 		if apierrors.IsConflict(err) {
 			return ctrl.Result{Requeue: true}, nil

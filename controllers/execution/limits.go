@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -196,10 +197,56 @@ func (r *Reconciler) writeBounded(ctx context.Context, read, ex *v1alpha1.Execut
 	err = r.write(ctx, read, ex)
 	if err != nil && refused(err) {
 		log.FromContext(ctx).Error(err, "the run's status cannot be written, even failed; it is not stepped again until it changes")
+		r.mark(ctx, read, err)
 		r.unwritable.remember(read)
 		r.Recorder.Eventf(ex, nil, corev1.EventTypeWarning, ReasonStatusRefused, "Fail", "%s",
 			truncate("the run failed but its status cannot be written: "+err.Error(), 1000))
 		return true, errUnwritable
 	}
 	return true, err
+}
+
+// mark records on a run whose status cannot be written, in an annotation (a small metadata patch the API
+// server takes), that it failed: the status still shows it running, and what reads it (the holder of a
+// deploy Lease, a restarted manager) must not take it for alive. read is updated to the patched object.
+// Best effort: without the mark the run is stepped again after a restart, and refused again.
+func (r *Reconciler) mark(ctx context.Context, read *v1alpha1.Execution, refusal error) {
+	before := read.DeepCopy()
+	why := string(apierrors.ReasonForError(refusal))
+	if why == "" {
+		why = "Refused"
+	}
+	metav1.SetMetaDataAnnotation(&read.ObjectMeta, v1alpha1.AnnotationStatusRefused, why)
+	if err := r.Patch(ctx, read, client.MergeFrom(before)); err != nil {
+		*read = *before
+		log.FromContext(ctx).Error(err, "marking a run whose status cannot be written", "annotation", v1alpha1.AnnotationStatusRefused)
+	}
+}
+
+// marked says whether the run carries the mark of a status that could not be written.
+func marked(ex *v1alpha1.Execution) bool {
+	_, ok := ex.Annotations[v1alpha1.AnnotationStatusRefused]
+	return ok
+}
+
+// refail records, in the smaller write, the failure of a marked run: its stages were told to stop when
+// it was marked, so it is never stepped again, whatever changed since. Refused again, it waits for the
+// next change.
+func (r *Reconciler) refail(ctx context.Context, ex *v1alpha1.Execution) (ctrl.Result, error) {
+	read := ex.DeepCopy()
+	why := "the run failed earlier and its status could not be written then (" + ex.Annotations[v1alpha1.AnnotationStatusRefused] + ")"
+	failSmall(read, ex, why, r.Clock.Now())
+	err := r.write(ctx, read, ex)
+	if err != nil && refused(err) {
+		r.unwritable.remember(read)
+		return ctrl.Result{}, nil
+	}
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{Requeue: true}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.report(ctx, read, ex, engine.Result{})
+	return ctrl.Result{}, r.release(ctx, ex)
 }

@@ -180,8 +180,64 @@ func TestUnwritableRunIsNotSteppedAgain(t *testing.T) {
 	if _, err := r.Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	if tried != 4 {
-		t.Fatalf("changed, the run was not tried again: %d writes", tried)
+	if tried != 3 || rec.checks != 1 || len(rec.cancels) != 1 {
+		t.Fatalf("changed, the run's failure was not tried again alone: %d writes, %d checks, %d cancels: want 3, 1, 1", tried, rec.checks, len(rec.cancels))
+	}
+}
+
+// TestUnwritableRunIsMarked: a run whose smaller status write is refused too is marked failed in an
+// annotation, which the API server takes: a restarted manager (no memory of it) does not step it again,
+// and tries only to record its failure; once that write goes through, the run is Failed and let go.
+func TestUnwritableRunIsMarked(t *testing.T) {
+	ex := limitsRun()
+	tried := 0
+	refusing := true
+	c := refusingStatus(t, ex, &tried, func(string) error {
+		if refusing {
+			return statusInvalid()
+		}
+		return nil
+	})
+	rec := &recording{}
+	newReconciler := func() *Reconciler {
+		return &Reconciler{Client: c, APIReader: c, Recorder: events.NewFakeRecorder(10), Clock: clocktesting.NewFakePassiveClock(limitsT0),
+			Engine: &engine.Engine{Stages: engine.Stages{"wait": rec}}}
+	}
+	ctx := context.Background()
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ex)}
+	if _, err := newReconciler().Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	var live v1alpha1.Execution
+	if err := c.Get(ctx, req.NamespacedName, &live); err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Annotations[v1alpha1.AnnotationStatusRefused]; got != string(metav1.StatusReasonInvalid) {
+		t.Fatalf("annotation %s is %q, want %q", v1alpha1.AnnotationStatusRefused, got, metav1.StatusReasonInvalid)
+	}
+	if live.Status.Phase != v1alpha1.ExecutionRunning {
+		t.Fatalf("phase %s: the status should be as last written", live.Status.Phase)
+	}
+
+	if _, err := newReconciler().Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if tried != 3 || rec.checks != 1 || len(rec.cancels) != 1 {
+		t.Fatalf("after a restart: %d writes, %d checks, %d cancels: want 3, 1, 1 (only the failure tried)", tried, rec.checks, len(rec.cancels))
+	}
+
+	refusing = false
+	if _, err := newReconciler().Reconcile(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, req.NamespacedName, &live); err != nil {
+		t.Fatal(err)
+	}
+	if live.Status.Phase != v1alpha1.ExecutionFailed || live.Status.Stages[0].Phase != v1alpha1.StageCanceled || len(live.Finalizers) != 0 {
+		t.Fatalf("run %s, stage %s, finalizers %v: want Failed, Canceled, none", live.Status.Phase, live.Status.Stages[0].Phase, live.Finalizers)
+	}
+	if rec.checks != 1 || len(rec.cancels) != 1 {
+		t.Fatalf("%d checks, %d cancels: the marked run was stepped", rec.checks, len(rec.cancels))
 	}
 }
 

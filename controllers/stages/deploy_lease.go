@@ -27,8 +27,9 @@ import (
 // The Lease names its holder (spec.holderIdentity: execution/stage) and is owned by the holder's
 // Execution, so it goes with it. The stage never deletes it: the stage's end is only computed in memory
 // until the run's status is written, and that write may be lost (a conflict, a restart), leaving the stage
-// running in the API server. Instead, a Lease whose holder Execution is gone, finished, or past that stage
-// in its status as the API server has it is taken over. It has no duration: holding it is a fact of the
+// running in the API server. Instead, a Lease whose holder Execution is gone, finished (or marked failed,
+// its status refused: AnnotationStatusRefused), or past that stage in its status as the API server has it
+// is taken over. It has no duration: holding it is a fact of the
 // holder's saved status, not of time. A restarted manager finds its Leases and goes on holding them. A
 // stage with several clusters takes their Leases in name order, so two such stages never wait on each
 // other. A Lease the API server refuses for good (forbidden, invalid, namespace terminating) fails the
@@ -146,7 +147,8 @@ func holds(lease *coordinationv1.Lease, s *engine.StageRun) bool {
 }
 
 // holder names the Lease's holder and says whether it still deploys: its Execution exists (the same
-// one, by UID), is not finished, and the holding stage is not finished.
+// one, by UID), is not finished nor marked failed with its status refused, and the holding stage is not
+// finished.
 func (l clusterLeases) holder(ctx context.Context, lease *coordinationv1.Lease) (string, bool, error) {
 	id := ptr.Deref(lease.Spec.HolderIdentity, "")
 	name, stage, _ := strings.Cut(id, "/")
@@ -163,6 +165,10 @@ func (l clusterLeases) holder(ctx context.Context, lease *coordinationv1.Lease) 
 		return "", false, err
 	}
 	if ex.UID != lease.OwnerReferences[0].UID {
+		return desc, false, nil
+	}
+	if _, refused := ex.Annotations[v1alpha1.AnnotationStatusRefused]; refused {
+		// The run failed, and its stages were told to stop, but its status could not say so.
 		return desc, false, nil
 	}
 	switch ex.Status.Phase {
