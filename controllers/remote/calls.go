@@ -51,11 +51,12 @@ const (
 	Unknown State = iota
 	// Pending: waiting for a slot, or in flight.
 	Pending
-	// Done: answered; the answer is kept until TTL has passed or the stage has moved on to another request.
+	// Done: answered; the answer is kept until TTL has passed, the stage has moved on to another request,
+	// or it is forgotten once recorded.
 	Done
 	// Lost: a Once request was answered, and its answer dropped (TTL, MaxBytes) before the stage moved on to
 	// another request: whether it was recorded is not known here, and making it again could repeat it. Kept,
-	// without the answer, until the stage hands over another request or LostTTL has passed.
+	// without the answer, until the stage hands over another request, it is forgotten, or LostTTL has passed.
 	Lost
 )
 
@@ -207,6 +208,22 @@ func (c *Calls[R]) Result(k Key) (R, State) {
 	}
 	var zero R
 	return zero, Unknown
+}
+
+// Forget drops a key's answer, or its Lost mark, once the run's status records the answer: the stage will
+// not ask for it again, and kept, it would count against TTL, MaxBytes and MaxLost for nothing (a finished
+// stage hands over no later request that would drop it). A Pending key is kept: its request runs on. Only
+// call it after the status write went through, or a Once request whose answer that write lost could be
+// made again.
+func (c *Calls[R]) Forget(k Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[scope{k.Run, k.Stage}][k.Attempt]
+	if e == nil || e.state == Pending {
+		return
+	}
+	c.forget(e)
+	c.remove(e)
 }
 
 func (c *Calls[R]) run(e *entry[R], r Request[R]) {

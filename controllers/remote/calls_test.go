@@ -260,3 +260,50 @@ func TestAnswerOfAOnceRequestPushedOutIsLost(t *testing.T) {
 		g.Expect(state).To(Equal(want), "run-%d", i)
 	}
 }
+
+// A recorded answer that is forgotten leaves nothing behind: not the answer, nor, past TTL, a Lost key that
+// would count against MaxLost. One that is not forgotten still becomes Lost, and a Pending key is not
+// forgotten: its request is never made twice.
+func TestForgottenAnswerLeavesNoLostKey(t *testing.T) {
+	g := NewWithT(t)
+	clock := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+	c := New(Options[string]{TTL: time.Minute, Clock: clock})
+	var made atomic.Int32
+	answer := func(context.Context) string { made.Add(1); return "ok" }
+	recorded, unrecorded := key("run-1", "call"), key("run-2", "call")
+	for _, k := range []Key{recorded, unrecorded} {
+		r := request(k, answer)
+		r.Once = true
+		_, _, err := c.Submit(r)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Eventually(func() State { _, s := c.Result(k); return s }).Should(Equal(Done))
+	}
+	c.Forget(recorded)
+	_, state := c.Result(recorded)
+	g.Expect(state).To(Equal(Unknown))
+
+	clock.SetTime(clock.Now().Add(time.Minute))
+	_, state = c.Result(recorded)
+	g.Expect(state).To(Equal(Unknown), "a forgotten answer does not turn Lost")
+	_, state = c.Result(unrecorded)
+	g.Expect(state).To(Equal(Lost), "an answer dropped before it was recorded is still Lost")
+	g.Expect(c.lost.Len()).To(Equal(1))
+	g.Expect(c.bytes).To(BeZero())
+	c.Forget(unrecorded)
+	g.Expect(c.lost.Len()).To(BeZero(), "a Lost key is forgotten once the failure it caused is recorded")
+	g.Expect(c.entries).To(BeEmpty())
+
+	ep := newEndpoint()
+	pending := key("run-3", "call")
+	r := request(pending, ep.do("late"))
+	r.Once = true
+	_, _, err := c.Submit(r)
+	g.Expect(err).NotTo(HaveOccurred())
+	c.Forget(pending)
+	_, state, err = c.Submit(r)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(state).To(Equal(Pending))
+	close(ep.release)
+	g.Eventually(func() State { _, s := c.Result(pending); return s }).Should(Equal(Done))
+	g.Expect(ep.made.Load()).To(BeEquivalentTo(1), "a pending request forgotten is not made again")
+}
