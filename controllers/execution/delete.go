@@ -16,6 +16,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
+	"github.com/gennaker/gennaker/controllers/stages"
 )
 
 // DefaultCancelBound is how long a deleted run's cancel may keep failing before the run lets go of its
@@ -37,6 +38,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 	}
 	read := ex.DeepCopy()
 	now := r.Clock.Now()
+	ctx, written := stages.AfterWrite(ctx)
 	var res engine.Result
 	switch ex.Status.Phase {
 	case v1alpha1.ExecutionRunning:
@@ -73,6 +75,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 			return ctrl.Result{Requeue: true}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if !small {
+		written.Done()
 	}
 	r.report(ctx, read, ex, res)
 	return ctrl.Result{}, r.release(ctx, ex)

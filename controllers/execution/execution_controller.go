@@ -155,6 +155,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	read := ex.DeepCopy()
 	recordWho(&ex)
 	now := r.Clock.Now()
+	ctx, written := stages.AfterWrite(ctx)
 	var res engine.Result
 	if ex.Status.Phase == "" || ex.Status.Phase == v1alpha1.ExecutionQueued {
 		if err := r.admit(ctx, &ex, now); err != nil {
@@ -181,6 +182,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{Requeue: true}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if !small {
+		written.Done()
 	}
 	r.report(ctx, read, &ex, res)
 	if finished(ex.Status.Phase) {

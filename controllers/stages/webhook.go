@@ -25,7 +25,8 @@ import (
 // No reconcile waits on the remote: Start and Check hand each request over to Calls and return, the stage
 // Running with the AwaitingResponse condition (reason Call or Poll) and a message such as "calling POST
 // https://hooks.example.com/services/…". The answer wakes the Execution, and the next Check records it in
-// the stage's status before anything else reads it: the status, not Calls, is the record of the run.
+// the stage's status before anything else reads it: the status, not Calls, is the record of the run. Once
+// that status is written (see AfterWrite), Calls forgets the answer.
 //
 // The call is made once per run as long as the operator runs: a reconcile whose status write is lost hands
 // the same request over again, and Calls, which knows it, does not make it again. An answer Calls had to
@@ -222,7 +223,10 @@ func (w Webhook) awaiting(s *engine.StageRun, req, reason string) {
 // call whose answer Calls dropped before it was recorded (the run was not reconciled within Calls' TTL,
 // or larger answers pushed it out) fails the stage: it may have done its work, and is not made again.
 func (w Webhook) await(ctx context.Context, s *engine.StageRun, c *metav1.Condition) error {
-	a, state := w.Calls.Result(requestKey(s, c.Reason))
+	key := requestKey(s, c.Reason)
+	// Once what the answer led to is recorded, the stage never asks for it again.
+	forget := func() { OnWritten(ctx, func() { w.Calls.Forget(key) }) }
+	a, state := w.Calls.Result(key)
 	switch state {
 	case remote.Pending:
 		if next := s.Status.NextCheckTime; next == nil || !s.Now.Before(next.Time) {
@@ -236,15 +240,21 @@ func (w Webhook) await(ctx context.Context, s *engine.StageRun, c *metav1.Condit
 		return w.call(ctx, s)
 	case remote.Lost:
 		fail(s, c.Message+": the answer was lost before it was recorded; not calling again")
+		forget()
 		return nil
 	}
 	req := c.Message
 	meta.RemoveStatusCondition(&s.Status.Conditions, v1alpha1.ConditionAwaitingResponse)
 	s.Settle() // the answer is in memory only until this step's status is written
 	if c.Reason == reasonPoll {
-		return w.polled(s, req, a)
+		if err := w.polled(s, req, a); err != nil {
+			return err // the engine drops what the stage recorded
+		}
+		forget()
+		return nil
 	}
 	w.called(s, req, a)
+	forget()
 	return nil
 }
 
