@@ -205,10 +205,14 @@ func stampAnnotations(ex, old *v1alpha1.Execution, create bool, user, operator s
 	}
 	// The queue position is the operator's to number, after creation: a run created or edited with one of
 	// its own would jump the limitConcurrent queue.
-	if create {
-		delete(ann, v1alpha1.AnnotationQueuePosition)
-	} else if user != operator || operator == "" {
-		keep(v1alpha1.AnnotationQueuePosition)
+	// So is the mark of a run whose status the API server refuses: set, it fails the run; cleared, it would
+	// let the operator step a run that may have lost its deploy Lease.
+	for _, key := range []string{v1alpha1.AnnotationQueuePosition, v1alpha1.AnnotationStatusRefused} {
+		if create {
+			delete(ann, key)
+		} else if user != operator || operator == "" {
+			keep(key)
+		}
 	}
 	if ex.Spec.Cancel && !old.Spec.Cancel {
 		ann[v1alpha1.AnnotationCanceledBy] = user
@@ -294,7 +298,7 @@ func createdBy(ex *v1alpha1.Execution, user, operator string) field.ErrorList {
 	path := field.NewPath("metadata", "annotations")
 	var errs field.ErrorList
 	if user != operator || operator == "" {
-		for _, key := range slices.Concat(operatorAnnotations, []string{v1alpha1.AnnotationQueuePosition}) {
+		for _, key := range slices.Concat(operatorAnnotations, []string{v1alpha1.AnnotationQueuePosition, v1alpha1.AnnotationStatusRefused}) {
 			if _, ok := ann[key]; ok {
 				errs = append(errs, field.Forbidden(path.Key(key), fmt.Sprintf("is the operator's to set, and the mutating webhook %s drops it from anyone else's run", mutateExecution)))
 			}

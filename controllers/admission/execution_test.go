@@ -70,6 +70,17 @@ func TestStampAnnotations(t *testing.T) {
 			ann:  map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "1"},
 			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "7"},
 		},
+		"person clears the refused mark": {
+			reason: "only the operator marks a run whose status cannot be written, and unmarks it",
+			user:   "bob", old: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationStatusRefused: "Invalid"},
+			ann:  map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationStatusRefused: "Invalid"},
+		},
+		"person marks a run refused": {
+			user: "bob", old: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+			ann:  map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationStatusRefused: "x"},
+			want: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
+		},
 		"operator numbers the queue": {
 			user: operator, old: map[string]string{v1alpha1.AnnotationCreatedBy: "alice"},
 			ann:  map[string]string{v1alpha1.AnnotationCreatedBy: "alice", v1alpha1.AnnotationQueuePosition: "3"},
