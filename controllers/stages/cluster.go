@@ -431,6 +431,17 @@ func clusterOf(g *v1alpha1.ServerGroup) cluster {
 	return cluster{Namespace: g.Namespace, Name: name, Account: g.Spec.Account, Region: g.Spec.Region}
 }
 
+// refuseLastEnabled fails s, and reports it, when taking g out of traffic would leave its cluster with no
+// group serving (see lastEnabled).
+func (c serverGroups) refuseLastEnabled(ctx context.Context, s *engine.StageRun, field string, g *v1alpha1.ServerGroup) (bool, error) {
+	msg, err := c.lastEnabled(ctx, field, g)
+	if err != nil || msg == "" {
+		return false, err
+	}
+	s.Fail(msg)
+	return true, nil
+}
+
 // serving says whether a group takes traffic as the cloud shows it, not only as its spec asks: one asked to
 // be Enabled that is not in its load balancers yet, has no healthy instance, or is another's (NotOwned)
 // would not carry the cluster's traffic.

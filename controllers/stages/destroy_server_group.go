@@ -47,13 +47,8 @@ func (d DestroyServerGroup) Check(ctx context.Context, s *engine.StageRun) error
 func (d DestroyServerGroup) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
 	if !s.Spec.DestroyServerGroup.AllowLastEnabled {
 		// A group already being deleted passes: the guard is for the deletion this stage would make.
-		msg, err := d.one().lastEnabled(ctx, "destroyServerGroup", g)
-		if err != nil {
+		if refused, err := d.one().refuseLastEnabled(ctx, s, "destroyServerGroup", g); refused || err != nil {
 			return err
-		}
-		if msg != "" {
-			s.Fail(msg)
-			return nil
 		}
 	}
 	err := d.one().delete(ctx, s, g)

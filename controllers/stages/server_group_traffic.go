@@ -64,13 +64,8 @@ func (t ServerGroupTraffic) Check(ctx context.Context, s *engine.StageRun) error
 func (t ServerGroupTraffic) converge(ctx context.Context, s *engine.StageRun, g *v1alpha1.ServerGroup) error {
 	if t.Traffic == v1alpha1.TrafficDisabled && g.Spec.Traffic != v1alpha1.TrafficDisabled && !s.Spec.DisableServerGroup.AllowLastEnabled {
 		// Checked only before the group's spec is changed: once it is, the stage only waits.
-		msg, err := t.one().lastEnabled(ctx, "disableServerGroup", g)
-		if err != nil {
+		if refused, err := t.one().refuseLastEnabled(ctx, s, "disableServerGroup", g); refused || err != nil {
 			return err
-		}
-		if msg != "" {
-			s.Fail(msg)
-			return nil
 		}
 	}
 	if done, err := patchOrFail(ctx, t.one().serverGroups, s, g, setTraffic(t.Traffic)); done || err != nil {
