@@ -61,10 +61,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 		return ctrl.Result{}, r.release(ctx, read)
 	}
 	summarize(ex, res.Message)
-	small, err := r.writeBounded(ctx, read, ex, now)
-	if small {
-		res = engine.Result{Message: res.Message}
-	}
+	res, err := r.record(ctx, read, ex, now, res, written)
 	if errors.Is(err, errUnwritable) {
 		// Retrying would step the run and stop its stages again each time, and never let go: what can
 		// be recorded of the run is in the StatusRefused Event.
@@ -75,9 +72,6 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 			return ctrl.Result{Requeue: true}, nil
 		}
 		return ctrl.Result{}, err
-	}
-	if !small {
-		written.Done()
 	}
 	r.report(ctx, read, ex, res)
 	return ctrl.Result{}, r.release(ctx, ex)

@@ -170,10 +170,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	summarize(&ex, res.Message)
-	small, err := r.writeBounded(ctx, read, &ex, now)
-	if small {
-		res = engine.Result{Message: res.Message}
-	}
+	res, err := r.record(ctx, read, &ex, now, res, written)
 	if errors.Is(err, errUnwritable) {
 		return ctrl.Result{}, nil
 	}
@@ -182,9 +179,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{Requeue: true}, nil
 		}
 		return ctrl.Result{}, err
-	}
-	if !small {
-		written.Done()
 	}
 	r.report(ctx, read, &ex, res)
 	if finished(ex.Status.Phase) {

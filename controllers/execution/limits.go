@@ -22,6 +22,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
+	"github.com/gennaker/gennaker/controllers/stages"
 )
 
 // Limits that keep a run's status within what the API server takes: a condition's message may be 32768
@@ -177,6 +178,21 @@ func (u *unwritable) forget(key types.NamespacedName) { u.m.Delete(key) }
 
 // ReasonStatusRefused is the reason of the Warning Event of a run whose status cannot be written at all.
 const ReasonStatusRefused = "StatusRefused"
+
+// record writes the step's status within the limits (writeBounded) and returns what to report of the
+// step: res, or only its message when a smaller status was written instead, since what the step did is then
+// not recorded. Once the status went through as the stages computed it, it runs what they left for after
+// the write.
+func (r *Reconciler) record(ctx context.Context, read, ex *v1alpha1.Execution, now time.Time, res engine.Result, written *stages.Written) (engine.Result, error) {
+	small, err := r.writeBounded(ctx, read, ex, now)
+	if small {
+		res = engine.Result{Message: res.Message}
+	}
+	if err == nil && !small {
+		written.Done()
+	}
+	return res, err
+}
 
 // writeBounded writes the status within the limits; a status too big, or refused by the API server for
 // what it holds, fails the run with a smaller write instead of being retried forever, after telling the
