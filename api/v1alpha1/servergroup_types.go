@@ -309,6 +309,35 @@ type CloudServerGroupStatus struct {
 	// AWS is set for a group in an aws account.
 	// +optional
 	AWS *AWSServerGroupStatus `json:"aws,omitempty"`
+	// GCP is set for a group in a gcp account.
+	// +optional
+	GCP *GCPServerGroupStatus `json:"gcp,omitempty"`
+	// Azure is set for a group in an azure account.
+	// +optional
+	Azure *AzureServerGroupStatus `json:"azure,omitempty"`
+}
+
+// The cloud calls that can start a long-running operation.
+const (
+	OperationCreate         = "Create"
+	OperationAdopt          = "Adopt"
+	OperationUpdateCapacity = "UpdateCapacity"
+	OperationSetTraffic     = "SetTraffic"
+	OperationDelete         = "Delete"
+)
+
+// CloudOperation is a long-running cloud operation the operator started for a server group and has not
+// yet seen end. It is kept in status, never waited on: each reconcile checks it once, and a restarted
+// manager carries on from it instead of making the call again.
+type CloudOperation struct {
+	// Action is the call that started it: Create, Adopt, UpdateCapacity, SetTraffic or Delete.
+	// +kubebuilder:validation:Enum=Create;Adopt;UpdateCapacity;SetTraffic;Delete
+	Action string `json:"action"`
+	// ID finds the operation again: a GCP operation's URL, an Azure poller's resume token.
+	// +kubebuilder:validation:MaxLength=8192
+	ID string `json:"id"`
+	// StartedAt is when the operator started it.
+	StartedAt metav1.Time `json:"startedAt"`
 }
 
 // ServerGroupStatus is the observed state of a ServerGroup.
@@ -331,6 +360,10 @@ type ServerGroupStatus struct {
 	// AdoptedAt is when the operator took over a cloud group it had not made (AnnotationAdopt).
 	// +optional
 	AdoptedAt *metav1.Time `json:"adoptedAt,omitempty"`
+	// Operation is the long-running cloud operation under way, if any; nothing else is asked of the cloud
+	// for the group until it ends.
+	// +optional
+	Operation *CloudOperation `json:"operation,omitempty"`
 
 	CloudServerGroupStatus `json:",inline"`
 }

@@ -25,6 +25,11 @@ type Provider interface {
 // so (Check): Create tags what it makes with Tags, and Adopt, UpdateCapacity, SetTraffic and Delete refuse
 // a group that is not the ServerGroup's with a NotOwned error before any write, whatever the caller
 // checked before. Every call returns within the deadline of ctx.
+//
+// A cloud whose changes are long-running operations (GCP, Azure) never waits for one: the method that
+// starts it returns it, the caller keeps it in the ServerGroup's status, and asks Operation about it on
+// its next reconcile, before anything else, until it has ended. A method that started nothing returns a
+// nil operation; AWS never starts one.
 type Client interface {
 	// Verify makes one cheap authenticated call and says who the account acts as (an ARN, an e-mail).
 	Verify(ctx context.Context) (identity string, err error)
@@ -33,17 +38,22 @@ type Client interface {
 	// whose it is (Observation.Owner).
 	Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (Observation, error)
 	// Create makes the server group with the spec's capacity and traffic, tagged as the ServerGroup's.
-	Create(ctx context.Context, sg *v1alpha1.ServerGroup) error
+	Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1.CloudOperation, error)
 	// Adopt rewrites the owner tags of an existing group to the ServerGroup's, when Claim allows it; a
 	// group that is the ServerGroup's already is left as it is.
-	Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) error
+	Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1.CloudOperation, error)
 	// UpdateCapacity sets the group's min, max and desired capacity to c.
-	UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, c v1alpha1.Capacity) error
+	UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, c v1alpha1.Capacity) (*v1alpha1.CloudOperation, error)
 	// SetTraffic puts the group in its load balancers (Enabled) or takes it out (Disabled).
-	SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) error
+	SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) (*v1alpha1.CloudOperation, error)
 	// Delete starts or continues deleting the group, its instances and anything Create made for it (a
 	// launch template); it says gone once nothing is left. The finalizer is removed only then.
-	Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (gone bool, err error)
+	Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (gone bool, op *v1alpha1.CloudOperation, err error)
+	// Operation checks, with one call, an operation one of the methods above returned: done once the cloud
+	// says it ended, with the cloud's error (a classified *Error) when it failed; not done, with an error,
+	// when it could not be checked. An operation the cloud no longer knows is done, so that the caller
+	// observes the group afresh.
+	Operation(ctx context.Context, sg *v1alpha1.ServerGroup, op v1alpha1.CloudOperation) (done bool, err error)
 }
 
 // Observation is a server group as the cloud reports it.

@@ -3,6 +3,7 @@ package servergroup
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,21 +24,30 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 	if err != nil {
 		return r.failed(ctx, sg, reason, err)
 	}
+	if sg.Status.Operation != nil {
+		if ended, res, err := r.awaitOperation(ctx, cctx, c, sg); !ended {
+			return res, err
+		}
+	}
 	obs, err := c.Observe(cctx, sg)
 	if err != nil {
 		return r.failed(ctx, sg, "", err)
 	}
 	var adoptedAt *metav1.Time
+	// started is an operation a call below started; once one is under way, nothing else is asked.
+	var started *v1alpha1.CloudOperation
+	now := metav1.Now()
 	if obs.Exists {
 		adopt, err := cloud.Claim(sg, "the cloud server group "+sg.Name, obs.Owner)
 		if err != nil {
 			return r.failed(ctx, sg, "", err)
 		}
 		if adopt && !obs.Deleting {
-			if err := c.Adopt(cctx, sg); err != nil {
+			op, err := c.Adopt(cctx, sg)
+			if err != nil {
 				return r.failed(ctx, sg, "", err)
 			}
-			now := metav1.Now()
+			started = startedAt(op, now)
 			adoptedAt = &now
 			r.event(sg, corev1.EventTypeNormal, EventAdopted, "Adopt", "took over the cloud server group (%s), as annotation %s asks", obs.Owner, v1alpha1.AnnotationAdopt)
 		}
@@ -48,10 +58,14 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 	spec := sg.Spec.Capacity
 	resized := false
 	switch {
+	case started != nil:
+		doing = append(doing, "adopting")
 	case !obs.Exists:
-		if err := c.Create(cctx, sg); err != nil {
+		op, err := c.Create(cctx, sg)
+		if err != nil {
 			return r.failed(ctx, sg, "", err)
 		}
+		started = startedAt(op, now)
 		r.event(sg, corev1.EventTypeNormal, EventCreated, "Create", "created the cloud server group with capacity %s", capacity(spec))
 		doing = append(doing, "creating")
 	case obs.Deleting:
@@ -59,17 +73,21 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 		doing = append(doing, "waiting for the cloud to finish deleting a group of this name")
 	default:
 		if want, set := capacityToSet(spec, sg.Status.AppliedCapacity, obs.Capacity, sg.Spec.DesiredDrift); set {
-			if err := c.UpdateCapacity(cctx, sg, want); err != nil {
+			op, err := c.UpdateCapacity(cctx, sg, want)
+			if err != nil {
 				return r.failed(ctx, sg, "", err)
 			}
+			started = startedAt(op, now)
 			r.event(sg, corev1.EventTypeNormal, EventResized, "UpdateCapacity", "capacity %s -> %s", capacity(obs.Capacity), capacity(want))
 			doing = append(doing, "resizing to "+capacity(want))
 			resized = true
 		}
-		if obs.Traffic != sg.Spec.Traffic {
-			if err := c.SetTraffic(cctx, sg, sg.Spec.Traffic); err != nil {
+		if obs.Traffic != sg.Spec.Traffic && started == nil {
+			op, err := c.SetTraffic(cctx, sg, sg.Spec.Traffic)
+			if err != nil {
 				return r.failed(ctx, sg, "", err)
 			}
+			started = startedAt(op, now)
 			r.event(sg, corev1.EventTypeNormal, eventTraffic(sg.Spec.Traffic), "SetTraffic", "traffic %s", sg.Spec.Traffic)
 			doing = append(doing, "setting traffic "+string(sg.Spec.Traffic))
 		}
@@ -97,6 +115,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 		if adoptedAt != nil {
 			s.Status.AdoptedAt = adoptedAt
 		}
+		s.Status.Operation = started
 		if len(doing) > 0 {
 			reason := v1alpha1.ReasonUpdating
 			if !obs.Exists {
@@ -116,6 +135,61 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 		return ctrl.Result{RequeueAfter: r.Poll}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.Resync}, nil
+}
+
+// awaitOperation checks the long-running operation in status, once: while it runs, nothing else is asked
+// of the cloud (ended is false, and res says when to look again). Once it has ended it leaves status; one
+// that failed is reported like any other cloud error, and the next reconcile observes the group afresh
+// and decides again what to do.
+func (r *Reconciler) awaitOperation(ctx, cctx context.Context, c cloud.Client, sg *v1alpha1.ServerGroup) (ended bool, res ctrl.Result, err error) {
+	op := *sg.Status.Operation
+	done, opErr := c.Operation(cctx, sg, op)
+	if !done {
+		if opErr != nil {
+			res, err := r.failed(ctx, sg, "", fmt.Errorf("checking the cloud's %s operation: %w", op.Action, opErr))
+			return false, res, err
+		}
+		if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
+			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, operationReason(op),
+				fmt.Sprintf("waiting for the cloud's %s operation, started %s", op.Action, op.StartedAt.UTC().Format(time.RFC3339)))
+		}); err != nil {
+			return false, ctrl.Result{}, err
+		}
+		return false, ctrl.Result{RequeueAfter: r.Poll}, nil
+	}
+	if opErr == nil {
+		// Cleared by the status write that follows this reconcile's observation.
+		return true, ctrl.Result{}, nil
+	}
+	if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
+		s.Status.Operation = nil
+		if op.Action == v1alpha1.OperationUpdateCapacity {
+			s.Status.AppliedCapacity = nil // not applied: set it again
+		}
+	}); err != nil {
+		return false, ctrl.Result{}, err
+	}
+	res, err = r.failed(ctx, sg, "", fmt.Errorf("the cloud's %s operation failed: %w", op.Action, opErr))
+	return false, res, err
+}
+
+// operationReason is the Ready reason while op runs.
+func operationReason(op v1alpha1.CloudOperation) string {
+	switch op.Action {
+	case v1alpha1.OperationCreate:
+		return v1alpha1.ReasonCreating
+	case v1alpha1.OperationDelete:
+		return v1alpha1.ReasonDeleting
+	}
+	return v1alpha1.ReasonUpdating
+}
+
+// startedAt stamps an operation a call returned with when it was started; nil stays nil.
+func startedAt(op *v1alpha1.CloudOperation, now metav1.Time) *v1alpha1.CloudOperation {
+	if op != nil && op.StartedAt.IsZero() {
+		op.StartedAt = now
+	}
+	return op
 }
 
 // readyMessage says what the converged group is, and when its desired capacity is not the spec's, why

@@ -39,7 +39,12 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sg *v1alpha1.ServerGro
 		}
 		return r.failed(ctx, sg, reason, fmt.Errorf("cannot delete the cloud server group: %w", err))
 	}
-	gone, err := c.Delete(cctx, sg)
+	if sg.Status.Operation != nil {
+		if ended, res, err := r.awaitOperation(ctx, cctx, c, sg); !ended {
+			return res, err
+		}
+	}
+	gone, op, err := c.Delete(cctx, sg)
 	var oe *cloud.OwnerError
 	if errors.As(err, &oe) {
 		r.event(sg, corev1.EventTypeWarning, EventNotOwned, "Delete",
@@ -53,7 +58,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sg *v1alpha1.ServerGro
 		if status.Reason(sg, v1alpha1.ConditionReady) != v1alpha1.ReasonDeleting {
 			r.event(sg, corev1.EventTypeNormal, EventDeleting, "Delete", "deleting the cloud server group")
 		}
+		op = startedAt(op, metav1.Now())
 		if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
+			s.Status.Operation = op
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonDeleting, "deleting the cloud server group and its instances")
 		}); err != nil {
 			return ctrl.Result{}, err

@@ -48,7 +48,7 @@ func TestThrottlingIsRetriedThenSurfaced(t *testing.T) {
 
 	// EC2 throttles with 503 RequestLimitExceeded.
 	e.sim.Inject(awssim.Fault{Service: awssim.ServiceEC2, Kind: awssim.Throttle})
-	wantReason(t, "EC2 throttle", e.client.Create(e.ctx, sg), cloud.Throttled)
+	wantReason(t, "EC2 throttle", errOf(e.client.Create(e.ctx, sg)), cloud.Throttled)
 }
 
 func TestServerErrorIsUnavailable(t *testing.T) {
@@ -63,7 +63,7 @@ func TestServerErrorIsUnavailable(t *testing.T) {
 	wantReason(t, "autoscaling 500", err, cloud.Unavailable)
 	_, err = e.client.Verify(e.ctx)
 	wantReason(t, "sts 500", err, cloud.Unavailable)
-	wantReason(t, "ec2 500", e.client.Create(e.ctx, sg), cloud.Unavailable)
+	wantReason(t, "ec2 500", errOf(e.client.Create(e.ctx, sg)), cloud.Unavailable)
 	if !cloud.Retryable(err) {
 		t.Error("a 5xx is not retryable")
 	}
@@ -77,7 +77,7 @@ func TestWrongKeyIsAccessDenied(t *testing.T) {
 	_, err = c.Observe(e.ctx, serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1))
 	wantReason(t, "Observe", err, cloud.AccessDenied)
 	// EC2 answers 401 AuthFailure.
-	wantReason(t, "Create", c.Create(e.ctx, serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)), cloud.AccessDenied)
+	wantReason(t, "Create", errOf(c.Create(e.ctx, serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1))), cloud.AccessDenied)
 	if cloud.Retryable(err) {
 		t.Error("AccessDenied is retryable")
 	}
@@ -153,7 +153,7 @@ func TestAssumeRole(t *testing.T) {
 	e.wantIdentity(c, "arn:aws:sts::210987654321:assumed-role/gennaker-deployer/gennaker")
 	// The assumed role's credentials sign the server group calls too, and are cached.
 	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
-	if err := c.Create(e.ctx, sg); err != nil {
+	if err := errOf(c.Create(e.ctx, sg)); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.sim.Calls()["sts:AssumeRole"]; n != 1 {
@@ -181,28 +181,28 @@ func TestCycleCalls(t *testing.T) {
 	observe := func() cloud.Observation { return e.observe(sg) }
 
 	observe()
-	step("Create", func() error { return e.client.Create(e.ctx, sg) })
+	step("Create", func() error { return errOf(e.client.Create(e.ctx, sg)) })
 	e.clock.Advance(launchDelay)
 	if o := observe(); o.Instances.Healthy != 3 {
 		t.Fatalf("not up: %+v", o)
 	}
-	step("enable", func() error { return e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled) })
+	step("enable", func() error { return errOf(e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled)) })
 	observe()
 	e.clock.Advance(healthyDelay)
 	if o := observe(); o.Instances.Healthy != 3 || o.Traffic != v1alpha1.TrafficEnabled {
 		t.Fatalf("not healthy: %+v", o)
 	}
-	step("disable", func() error { return e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled) })
+	step("disable", func() error { return errOf(e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled)) })
 	observe()
 	sg.Spec.Capacity = v1alpha1.Capacity{}
-	step("scale to 0", func() error { return e.client.UpdateCapacity(e.ctx, sg, sg.Spec.Capacity) })
+	step("scale to 0", func() error { return errOf(e.client.UpdateCapacity(e.ctx, sg, sg.Spec.Capacity)) })
 	e.clock.Advance(terminateDelay)
 	if o := observe(); o.Instances.Running != 0 {
 		t.Fatalf("not scaled in: %+v", o)
 	}
 	for gone := false; !gone; e.clock.Advance(deleteDelay) {
 		var err error
-		if gone, err = e.client.Delete(e.ctx, sg); err != nil {
+		if gone, _, err = e.client.Delete(e.ctx, sg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -246,10 +246,10 @@ func TestChangingADeletingGroupIsRetryable(t *testing.T) {
 	e := newEnv(t)
 	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
 	e.create(sg)
-	if _, err := e.client.Delete(e.ctx, sg); err != nil {
+	if _, _, err := e.client.Delete(e.ctx, sg); err != nil {
 		t.Fatal(err)
 	}
-	err := e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled)
+	err := errOf(e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled))
 	wantReason(t, "SetTraffic of a deleting group", err, cloud.Unknown)
 	if !cloud.Retryable(err) {
 		t.Error("not retryable")

@@ -86,25 +86,25 @@ func templateOwner(t *ec2types.LaunchTemplate) cloud.Owner {
 // same namespace and name made (its tags say so) is taken over first, so that deleting the group deletes
 // it too; one made outside Gennaker stays its maker's. The group keeps launching from the template and
 // version it has.
-func (c *Client) Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) error {
+func (c *Client) Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1.CloudOperation, error) {
 	const op = "CreateOrUpdateTags"
 	r, err := c.regionOf(op, sg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := mustDescribeGroup(ctx, r, op, sg.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	adopt, err := cloud.Claim(sg, groupObject(sg), groupOwner(g))
 	if err != nil || !adopt {
-		return err
+		return nil, err
 	}
 	if err := adoptTemplate(ctx, r, sg, g); err != nil {
-		return err
+		return nil, err
 	}
 	_, err = r.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: groupTags(sg)})
-	return wrap(op, err)
+	return nil, wrap(op, err)
 }
 
 // adoptTemplate retags the launch template named after the ServerGroup, when the group launches from it

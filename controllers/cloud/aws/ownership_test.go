@@ -53,12 +53,12 @@ func TestForeignGroupsAreNeverWritten(t *testing.T) {
 				t.Fatalf("observation %+v", o)
 			}
 			w := e.writesOf(func() {
-				wantReason(t, "Create", e.client.Create(e.ctx, sg), cloud.NotOwned)
-				wantReason(t, "UpdateCapacity", e.client.UpdateCapacity(e.ctx, sg, v1alpha1.Capacity{}), cloud.NotOwned)
-				wantReason(t, "SetTraffic", e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled), cloud.NotOwned)
-				_, err := e.client.Delete(e.ctx, sg)
+				wantReason(t, "Create", errOf(e.client.Create(e.ctx, sg)), cloud.NotOwned)
+				wantReason(t, "UpdateCapacity", errOf(e.client.UpdateCapacity(e.ctx, sg, v1alpha1.Capacity{})), cloud.NotOwned)
+				wantReason(t, "SetTraffic", errOf(e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled)), cloud.NotOwned)
+				_, _, err := e.client.Delete(e.ctx, sg)
 				wantReason(t, "Delete", err, cloud.NotOwned)
-				wantReason(t, "Adopt without the annotation", e.client.Adopt(e.ctx, sg), cloud.NotOwned)
+				wantReason(t, "Adopt without the annotation", errOf(e.client.Adopt(e.ctx, sg)), cloud.NotOwned)
 			})
 			if len(w) != 0 {
 				t.Errorf("writes to a group that is not ours: %v", w)
@@ -68,7 +68,7 @@ func TestForeignGroupsAreNeverWritten(t *testing.T) {
 				t.Errorf("the group changed: %+v", after)
 			}
 
-			err := e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled)
+			err := errOf(e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled))
 			var oe *cloud.OwnerError
 			if !errors.As(err, &oe) || oe.Owner != cloud.ParseOwner(tags) {
 				t.Fatalf("error %v", err)
@@ -92,7 +92,7 @@ func TestAdopt(t *testing.T) {
 	handMade(t, e, "web-main-v001", map[string]string{"team": "shop"})
 	sg := adopting("web-main-v001")
 	if w := e.writesOf(func() {
-		if err := e.client.Adopt(e.ctx, sg); err != nil {
+		if err := errOf(e.client.Adopt(e.ctx, sg)); err != nil {
 			t.Fatal(err)
 		}
 	}); !maps.Equal(w, map[string]int{"autoscaling:CreateOrUpdateTags": 1}) {
@@ -108,7 +108,7 @@ func TestAdopt(t *testing.T) {
 	}
 	e.updateCapacity(sg)
 	if w := e.writesOf(func() {
-		if err := e.client.Adopt(e.ctx, sg); err != nil {
+		if err := errOf(e.client.Adopt(e.ctx, sg)); err != nil {
 			t.Fatal(err)
 		}
 	}); len(w) != 0 {
@@ -120,7 +120,7 @@ func TestAdopt(t *testing.T) {
 	e.create(old)
 	again := adopting("web-main-v002")
 	again.UID = types.UID("uid-web-main-v002-again")
-	if err := e.client.Adopt(e.ctx, again); err != nil {
+	if err := errOf(e.client.Adopt(e.ctx, again)); err != nil {
 		t.Fatal(err)
 	}
 	if g := e.group(again.Name); !maps.Equal(g.Tags, cloud.Tags(again)) {
@@ -129,11 +129,11 @@ func TestAdopt(t *testing.T) {
 	if lt := e.templates()[again.Name]; !maps.Equal(lt.Tags, cloud.Tags(again)) {
 		t.Errorf("template tags %v", lt.Tags)
 	}
-	if _, err := e.client.Delete(e.ctx, again); err != nil {
+	if _, _, err := e.client.Delete(e.ctx, again); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(deleteDelay)
-	if gone, err := e.client.Delete(e.ctx, again); err != nil || !gone {
+	if gone, _, err := e.client.Delete(e.ctx, again); err != nil || !gone {
 		t.Fatalf("Delete: %v %v", gone, err)
 	}
 	if _, ok := e.templates()[again.Name]; ok {
@@ -146,7 +146,7 @@ func TestAdopt(t *testing.T) {
 	e.create(other)
 	thief := adopting("web-main-v003")
 	thief.UID = types.UID("uid-of-team-a")
-	err := e.client.Adopt(e.ctx, thief)
+	err := errOf(e.client.Adopt(e.ctx, thief))
 	wantReason(t, "Adopt of another namespace's group", err, cloud.NotOwned)
 	if !strings.Contains(err.Error(), "cannot be adopted") || !strings.Contains(err.Error(), "team-b/web-main-v003") {
 		t.Errorf("error %v", err)
@@ -154,7 +154,7 @@ func TestAdopt(t *testing.T) {
 	handMade(t, e, "web-main-v004", nil)
 	typo := adopting("web-main-v004")
 	typo.Annotations[v1alpha1.AnnotationAdopt] = "web-main-v044"
-	err = e.client.Adopt(e.ctx, typo)
+	err = errOf(e.client.Adopt(e.ctx, typo))
 	wantReason(t, "Adopt with the wrong name", err, cloud.NotOwned)
 	if !strings.Contains(err.Error(), `annotation delivery.gennaker.io/adopt is "web-main-v044"`) {
 		t.Errorf("error %v", err)

@@ -213,26 +213,26 @@ func isLeaving(s asgtypes.LifecycleState) bool {
 // Create makes the launch template the spec asks for and the Auto Scaling group, both tagged as the
 // ServerGroup's. A group of that name that exists already is left as it is: nil if it is the
 // ServerGroup's, NotOwned if not.
-func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
+func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1.CloudOperation, error) {
 	const op = "CreateAutoScalingGroup"
 	spec, err := awsSpec(op, sg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r, err := c.regionOf(op, sg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g, err := describeGroup(ctx, r, sg.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if g != nil {
-		return cloud.Check(sg, groupObject(sg), groupOwner(g))
+		return nil, cloud.Check(sg, groupObject(sg), groupOwner(g))
 	}
 	lt, err := launchTemplate(ctx, r, sg, spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	in := &autoscaling.CreateAutoScalingGroupInput{
@@ -256,9 +256,9 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
 		if errorCode(err) == codeASGAlreadyExists {
 			// Made since the look above, by an earlier Create or by someone else: the next Observe says
 			// whose it is.
-			return nil
+			return nil, nil
 		}
-		return wrap(op, err)
+		return nil, wrap(op, err)
 	}
 	if !enabled {
 		// Out of its load balancers, but launching: the instances come up and can be checked.
@@ -266,9 +266,9 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) error {
 			AutoScalingGroupName: aws.String(sg.Name),
 			ScalingProcesses:     []string{procAddToLoadBalancer},
 		})
-		return wrap("SuspendProcesses", err)
+		return nil, wrap("SuspendProcesses", err)
 	}
-	return nil
+	return nil, nil
 }
 
 // clientToken derives an idempotency token from the ServerGroup's UID and the request's parts, so the
@@ -292,17 +292,17 @@ func clientToken(sg *v1alpha1.ServerGroup, parts ...string) string {
 
 // UpdateCapacity sets the group's min, max and desired capacity. A disabled group's Launch and Terminate
 // processes are resumed first, or it would not scale.
-func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, want v1alpha1.Capacity) error {
+func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, want v1alpha1.Capacity) (*v1alpha1.CloudOperation, error) {
 	const op = "UpdateAutoScalingGroup"
 	r, g, err := c.ownGroup(ctx, op, sg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := resume(ctx, r, g, procLaunch, procTerminate); err != nil {
-		return err
+		return nil, err
 	}
 	if aws.ToInt32(g.MinSize) == want.Min && aws.ToInt32(g.MaxSize) == want.Max && aws.ToInt32(g.DesiredCapacity) == want.Desired {
-		return nil
+		return nil, nil
 	}
 	_, err = r.asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String(sg.Name),
@@ -310,7 +310,7 @@ func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, w
 		MaxSize:              aws.Int32(want.Max),
 		DesiredCapacity:      aws.Int32(want.Desired),
 	})
-	return wrap(op, err)
+	return nil, wrap(op, err)
 }
 
 // ownGroup returns the region's clients and the ServerGroup's Auto Scaling group, which must exist and be
@@ -369,20 +369,20 @@ func setSuspended(ctx context.Context, r *regional, g *asgtypes.AutoScalingGroup
 
 // SetTraffic puts the group in its target groups or takes it out, making only the calls the group's
 // current state needs.
-func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) error {
+func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) (*v1alpha1.CloudOperation, error) {
 	const op = "SetTraffic"
 	spec, err := awsSpec(op, sg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r, g, err := c.ownGroup(ctx, op, sg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch t {
 	case v1alpha1.TrafficEnabled:
 		if err := resume(ctx, r, g, procAddToLoadBalancer, procLaunch, procTerminate); err != nil {
-			return err
+			return nil, err
 		}
 		var attach []string
 		for _, arn := range spec.TargetGroupARNs {
@@ -395,55 +395,61 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 				AutoScalingGroupName: aws.String(sg.Name),
 				TargetGroupARNs:      chunk,
 			}); err != nil {
-				return wrap("AttachLoadBalancerTargetGroups", err)
+				return nil, wrap("AttachLoadBalancerTargetGroups", err)
 			}
 		}
-		return nil
+		return nil, nil
 	case v1alpha1.TrafficDisabled:
 		for chunk := range slices.Chunk(g.TargetGroupARNs, maxTargetGroupsPerCall) {
 			if _, err := r.asg.DetachLoadBalancerTargetGroups(ctx, &autoscaling.DetachLoadBalancerTargetGroupsInput{
 				AutoScalingGroupName: aws.String(sg.Name),
 				TargetGroupARNs:      chunk,
 			}); err != nil {
-				return wrap("DetachLoadBalancerTargetGroups", err)
+				return nil, wrap("DetachLoadBalancerTargetGroups", err)
 			}
 		}
-		return suspend(ctx, r, g, procAddToLoadBalancer, procLaunch, procTerminate)
+		return nil, suspend(ctx, r, g, procAddToLoadBalancer, procLaunch, procTerminate)
 	}
-	return invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
+	return nil, invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
 }
 
 // Delete force-deletes the group with its instances, then the launch template made for it. A group that
 // is not the ServerGroup's is refused (NotOwned) without a write; a template named after the ServerGroup
 // is deleted only if its tags name it.
-func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, error) {
+func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, *v1alpha1.CloudOperation, error) {
 	const op = "DeleteAutoScalingGroup"
 	r, err := c.regionOf(op, sg)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	g, err := describeGroup(ctx, r, sg.Name)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if g != nil {
 		if err := cloud.Check(sg, groupObject(sg), groupOwner(g)); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if aws.ToString(g.Status) == statusDeleting {
-			return false, nil
+			return false, nil, nil
 		}
 		_, err := r.asg.DeleteAutoScalingGroup(ctx, &autoscaling.DeleteAutoScalingGroupInput{
 			AutoScalingGroupName: aws.String(sg.Name),
 			ForceDelete:          aws.Bool(true),
 		})
 		if err != nil && !cloud.IsNotFound(wrap(op, err)) {
-			return false, wrap(op, err)
+			return false, nil, wrap(op, err)
 		}
-		return false, nil
+		return false, nil, nil
 	}
 	if err := deleteOwnTemplate(ctx, r, sg); err != nil {
-		return false, err
+		return false, nil, err
 	}
+	return true, nil, nil
+}
+
+// Operation is never asked: every Auto Scaling call takes effect when it returns, and the group's
+// progress shows on the next Observe.
+func (c *Client) Operation(context.Context, *v1alpha1.ServerGroup, v1alpha1.CloudOperation) (bool, error) {
 	return true, nil
 }

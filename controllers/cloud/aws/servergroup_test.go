@@ -138,7 +138,7 @@ func TestCreateIsIdempotent(t *testing.T) {
 	// A crash after the launch template was made and before the group was: the repeat reuses it.
 	sg2 := serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
 	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
-	wantReason(t, "Create during an outage", e.client.Create(e.ctx, sg2), cloud.Unavailable)
+	wantReason(t, "Create during an outage", errOf(e.client.Create(e.ctx, sg2)), cloud.Unavailable)
 	e.sim.ClearFaults()
 	e.create(sg2)
 	if lts := e.sim.LaunchTemplates(); len(lts) != 2 || len(lts[1].Versions) != 1 {
@@ -227,7 +227,7 @@ func TestCreateWithALaunchTemplate(t *testing.T) {
 	img.Spec.AWS.InstanceType = ""
 	img.Spec.AWS.LaunchTemplate = &v1alpha1.LaunchTemplate{Name: "web-base", Version: "$Latest"}
 	e.sim.Inject(awssim.Fault{Service: awssim.ServiceAutoScaling, Action: "CreateAutoScalingGroup", Kind: awssim.ServerError})
-	wantReason(t, "Create during an outage", e.client.Create(e.ctx, img), cloud.Unavailable)
+	wantReason(t, "Create during an outage", errOf(e.client.Create(e.ctx, img)), cloud.Unavailable)
 	e.sim.ClearFaults()
 	newVersion(t, e, "web-base", "ami-base-4") // $Latest moves between the crash and the repeat
 	e.create(img)
@@ -270,13 +270,13 @@ func TestCreateWithALaunchTemplate(t *testing.T) {
 	// Deleting the groups deletes their own templates, and leaves the shared one alone.
 	all := []*v1alpha1.ServerGroup{asIs, latest, img, typ}
 	for _, sg := range all {
-		if _, err := e.client.Delete(e.ctx, sg); err != nil {
+		if _, _, err := e.client.Delete(e.ctx, sg); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e.clock.Advance(deleteDelay)
 	for _, sg := range all {
-		if gone, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
+		if gone, _, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
 			t.Fatalf("Delete %s: %v %v", sg.Name, gone, err)
 		}
 	}
@@ -289,7 +289,7 @@ func TestCreateRefusesBadSpecs(t *testing.T) {
 	e := newEnv(t)
 	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
 	sg.Spec.AWS.ImageID = ""
-	err := e.client.Create(e.ctx, sg)
+	err := errOf(e.client.Create(e.ctx, sg))
 	wantReason(t, "no image", err, cloud.InvalidRequest)
 	if !strings.Contains(err.Error(), "spec.aws.imageID is required when spec.aws.launchTemplate is not set") {
 		t.Errorf("error %q", err)
@@ -298,8 +298,8 @@ func TestCreateRefusesBadSpecs(t *testing.T) {
 	// A template of the group's name that is not the group's is neither used nor deleted.
 	baseTemplate(t, e, "web-main-v002")
 	sg = serverGroup("web-main-v002", v1alpha1.TrafficEnabled, 1)
-	wantReason(t, "someone else's template", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
-	if gone, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
+	wantReason(t, "someone else's template", errOf(e.client.Create(e.ctx, sg)), cloud.InvalidRequest)
+	if gone, _, err := e.client.Delete(e.ctx, sg); err != nil || !gone {
 		t.Fatalf("Delete: %v %v", gone, err)
 	}
 	if n := len(e.sim.LaunchTemplates()); n != 1 {
@@ -308,18 +308,18 @@ func TestCreateRefusesBadSpecs(t *testing.T) {
 
 	sg = serverGroup("web-main-v003", v1alpha1.TrafficEnabled, 1)
 	sg.Spec.Region = "ap-south-1"
-	wantReason(t, "a region not of the account", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+	wantReason(t, "a region not of the account", errOf(e.client.Create(e.ctx, sg)), cloud.InvalidRequest)
 
 	sg = serverGroup("web-main-v004", v1alpha1.TrafficEnabled, 1)
 	sg.Spec.AWS.TargetGroupARNs = []string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/00"}
-	wantReason(t, "an unknown target group", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+	wantReason(t, "an unknown target group", errOf(e.client.Create(e.ctx, sg)), cloud.InvalidRequest)
 
 	sg = serverGroup("web-main-v005", v1alpha1.TrafficEnabled, 1)
 	sg.Spec.Capacity = v1alpha1.Capacity{Min: 3, Max: 1, Desired: 2}
-	wantReason(t, "min above max", e.client.Create(e.ctx, sg), cloud.InvalidRequest)
+	wantReason(t, "min above max", errOf(e.client.Create(e.ctx, sg)), cloud.InvalidRequest)
 
-	wantReason(t, "UpdateCapacity of a missing group", e.client.UpdateCapacity(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.Capacity{Max: 1}), cloud.NotFound)
-	wantReason(t, "SetTraffic of a missing group", e.client.SetTraffic(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.TrafficEnabled), cloud.NotFound)
+	wantReason(t, "UpdateCapacity of a missing group", errOf(e.client.UpdateCapacity(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.Capacity{Max: 1})), cloud.NotFound)
+	wantReason(t, "SetTraffic of a missing group", errOf(e.client.SetTraffic(e.ctx, serverGroup("nope", v1alpha1.TrafficEnabled, 1), v1alpha1.TrafficEnabled)), cloud.NotFound)
 }
 
 func TestSetTraffic(t *testing.T) {
@@ -421,7 +421,7 @@ func TestDelete(t *testing.T) {
 	e.clock.Advance(launchDelay)
 
 	for i := 0; i < 2; i++ {
-		gone, err := e.client.Delete(e.ctx, sg)
+		gone, _, err := e.client.Delete(e.ctx, sg)
 		if err != nil || gone {
 			t.Fatalf("Delete %d: gone %v, %v", i, gone, err)
 		}
@@ -434,7 +434,7 @@ func TestDelete(t *testing.T) {
 	}
 	e.clock.Advance(deleteDelay)
 	for i := 0; i < 2; i++ {
-		gone, err := e.client.Delete(e.ctx, sg)
+		gone, _, err := e.client.Delete(e.ctx, sg)
 		if err != nil || !gone {
 			t.Fatalf("Delete after the delay %d: gone %v, %v", i, gone, err)
 		}

@@ -1,0 +1,5 @@
+package v1alpha1
+
+// AzureServerGroupStatus is what the operator keeps of a VM scale set.
+type AzureServerGroupStatus struct {
+}
