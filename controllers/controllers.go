@@ -12,6 +12,7 @@ import (
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
 	awscloud "github.com/gennaker/gennaker/controllers/cloud/aws"
+	azurecloud "github.com/gennaker/gennaker/controllers/cloud/azure"
 	"github.com/gennaker/gennaker/controllers/cloudaccount"
 	"github.com/gennaker/gennaker/controllers/execution"
 	"github.com/gennaker/gennaker/controllers/index"
@@ -51,7 +52,10 @@ type Options struct {
 
 // Providers returns every cloud this version supports, with the SDKs' default settings.
 func Providers() map[v1alpha1.Provider]cloud.Provider {
-	return map[v1alpha1.Provider]cloud.Provider{v1alpha1.ProviderAWS: &awscloud.Provider{}}
+	return map[v1alpha1.Provider]cloud.Provider{
+		v1alpha1.ProviderAWS:   &awscloud.Provider{},
+		v1alpha1.ProviderAzure: &azurecloud.Provider{},
+	}
 }
 
 // SetupWithManager registers every reconciler with mgr. The manager binary and the tests both call it,
