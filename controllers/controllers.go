@@ -13,6 +13,7 @@ import (
 	"github.com/gennaker/gennaker/controllers/cloud"
 	awscloud "github.com/gennaker/gennaker/controllers/cloud/aws"
 	azurecloud "github.com/gennaker/gennaker/controllers/cloud/azure"
+	gcpcloud "github.com/gennaker/gennaker/controllers/cloud/gcp"
 	"github.com/gennaker/gennaker/controllers/cloudaccount"
 	"github.com/gennaker/gennaker/controllers/execution"
 	"github.com/gennaker/gennaker/controllers/index"
@@ -55,6 +56,7 @@ func Providers() map[v1alpha1.Provider]cloud.Provider {
 	return map[v1alpha1.Provider]cloud.Provider{
 		v1alpha1.ProviderAWS:   &awscloud.Provider{},
 		v1alpha1.ProviderAzure: &azurecloud.Provider{},
+		v1alpha1.ProviderGCP:   &gcpcloud.Provider{},
 	}
 }
 
