@@ -247,6 +247,11 @@ type ExecutionStatus struct {
 	// Phase of the run.
 	// +optional
 	Phase ExecutionPhase `json:"phase,omitempty"`
+	// Message says where the run is, for people and for Argo CD's health: while a manual judgment waits,
+	// the AwaitingJudgment condition's message (the stage and its instructions); otherwise Ready's.
+	// +kubebuilder:validation:MaxLength=32768
+	// +optional
+	Message string `json:"message,omitempty"`
 	// StartTime is when the run left Queued.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`

@@ -64,6 +64,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, account *v1alpha1.Clou
 	return ctrl.Result{}, status.Patch(ctx, r.Client, account, func(a *v1alpha1.CloudAccount) {
 		setUsage(a, users)
 		status.Set(a, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInUse, msg)
+		status.SetProgress(a, status.Working, v1alpha1.ReasonInUse, msg)
 	})
 }
 

@@ -25,13 +25,21 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, account *v1alpha1.Clou
 	}
 	identity, err := r.verify(ctx, account)
 	cond, reason, msg := metav1.ConditionTrue, ReasonVerified, "authenticated as "+identity
+	progress := status.Settled
 	if err != nil {
 		cond, reason, msg = metav1.ConditionFalse, string(cloud.ReasonOf(err)), err.Error()
+		// Bad credentials or a missing permission wait for a person (Stalled); a throttled or failing
+		// cloud is retried (Reconciling).
+		progress = status.Stuck
+		if cloud.Retryable(err) {
+			progress = status.Working
+		}
 	}
 	before := status.Reason(account, v1alpha1.ConditionReady)
 	if err := status.Patch(ctx, r.Client, account, func(a *v1alpha1.CloudAccount) {
 		setUsage(a, users)
 		status.Set(a, v1alpha1.ConditionReady, cond, reason, msg)
+		status.SetProgress(a, progress, reason, msg)
 	}); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -49,8 +49,7 @@ func summarize(ex *v1alpha1.Execution, msg string) {
 			what = "waiting for an execution window"
 		}
 		status.Set(ex, v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonRunning, what)
-		status.Set(ex, v1alpha1.ConditionReconciling, metav1.ConditionTrue, ReasonRunning, what)
-		status.Set(ex, v1alpha1.ConditionStalled, metav1.ConditionFalse, ReasonRunning, "the run is making progress")
+		status.SetProgress(ex, status.Working, ReasonRunning, what)
 		status.Set(ex, v1alpha1.ConditionSucceeded, metav1.ConditionUnknown, ReasonRunning, what)
 	case v1alpha1.ExecutionSucceeded:
 		setOutcome(ex, ReasonSucceeded, "every stage finished")
@@ -62,6 +61,10 @@ func summarize(ex *v1alpha1.Execution, msg string) {
 		if msg != "" {
 			setOutcome(ex, ReasonCanceled, msg)
 		}
+	}
+	ex.Status.Message = status.Message(ex, v1alpha1.ConditionReady)
+	if len(waiting) > 0 && ex.Status.Phase == v1alpha1.ExecutionRunning {
+		ex.Status.Message = status.Message(ex, v1alpha1.ConditionAwaitingJudgment)
 	}
 }
 
@@ -75,23 +78,20 @@ func observe(ex *v1alpha1.Execution) {
 
 func setQueued(ex *v1alpha1.Execution, reason, msg string) {
 	status.Set(ex, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
-	status.Set(ex, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
-	status.Set(ex, v1alpha1.ConditionStalled, metav1.ConditionFalse, reason, "the run waits for its turn")
+	status.SetProgress(ex, status.Working, reason, msg)
 	status.Set(ex, v1alpha1.ConditionSucceeded, metav1.ConditionUnknown, reason, msg)
 }
 
 // setOutcome records the end of a run in the kstatus way: Reconciling False, and Stalled True for a run
 // that did not succeed, so Argo CD and Flux see it as failed.
 func setOutcome(ex *v1alpha1.Execution, reason, msg string) {
-	ok := reason == ReasonSucceeded
-	ready, stalled := metav1.ConditionFalse, metav1.ConditionTrue
-	if ok {
-		ready, stalled = metav1.ConditionTrue, metav1.ConditionFalse
+	ready, progress := metav1.ConditionFalse, status.Stuck
+	if reason == ReasonSucceeded {
+		ready, progress = metav1.ConditionTrue, status.Settled
 	}
 	status.Set(ex, v1alpha1.ConditionReady, ready, reason, msg)
 	status.Set(ex, v1alpha1.ConditionSucceeded, ready, reason, msg)
-	status.Set(ex, v1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "the run is over")
-	status.Set(ex, v1alpha1.ConditionStalled, stalled, reason, msg)
+	status.SetProgress(ex, progress, reason, msg)
 	ex.Status.CurrentStage = ""
 }
 

@@ -93,9 +93,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		p.Status.Triggers = triggers.statuses
 		if invalid != nil {
 			status.Set(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalid, invalid.Error())
+			status.SetProgress(p, status.Stuck, v1alpha1.ReasonInvalid, invalid.Error())
 			return
 		}
 		status.Set(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonValid, "the pipeline is valid")
+		// A valid pipeline is Current whatever its runs do: they are objects of their own.
+		status.SetProgress(p, status.Settled, v1alpha1.ReasonValid, "")
 	})
 	if err == nil && invalid != nil && !wasInvalid {
 		r.Recorder.Eventf(&pl, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalid, "Validate", "%s", invalid.Error())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
+	"github.com/gennaker/gennaker/controllers/status"
 )
 
 // Healthy's reasons.
@@ -67,3 +68,22 @@ func capacity(c v1alpha1.Capacity) string {
 }
 
 func join(doing []string) string { return strings.Join(doing, "; ") }
+
+// setRollout sets Reconciling and Stalled for a group the controller has nothing more to ask of: still a
+// rollout (kstatus InProgress) until the cloud's instances are all healthy, as a Deployment is until its
+// replicas are available.
+func setRollout(s *v1alpha1.ServerGroup, healthy bool, obs cloud.Observation) {
+	if !healthy {
+		status.SetProgress(s, status.Working, reasonNotHealthy, healthMessage(obs))
+		return
+	}
+	status.SetProgress(s, status.Settled, v1alpha1.ReasonAvailable, "")
+}
+
+// progressOf is the progress of a group that cannot converge: stuck when only a person can help.
+func progressOf(needsPerson bool) status.Progress {
+	if needsPerson {
+		return status.Stuck
+	}
+	return status.Working
+}

@@ -122,8 +122,10 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 				reason = v1alpha1.ReasonCreating
 			}
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, join(doing))
+			status.SetProgress(s, status.Working, reason, join(doing))
 		} else {
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable, readyMessage(sg, obs))
+			setRollout(s, healthy, obs)
 		}
 		status.Set(s, v1alpha1.ConditionHealthy, boolCondition(healthy), healthReason(healthy), healthMessage(obs))
 		status.Set(s, v1alpha1.ConditionTrafficEnabled, boolCondition(obs.Traffic == v1alpha1.TrafficEnabled),
@@ -152,6 +154,7 @@ func (r *Reconciler) awaitOperation(ctx, cctx context.Context, c cloud.Client, s
 		if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, operationReason(op),
 				fmt.Sprintf("waiting for the cloud's %s operation, started %s", op.Action, op.StartedAt.UTC().Format(time.RFC3339)))
+			status.SetProgress(s, status.Working, operationReason(op), fmt.Sprintf("the cloud's %s operation is under way", op.Action))
 		}); err != nil {
 			return false, ctrl.Result{}, err
 		}

@@ -62,6 +62,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sg *v1alpha1.ServerGro
 		if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
 			s.Status.Operation = op
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonDeleting, "deleting the cloud server group and its instances")
+			status.SetProgress(s, status.Working, v1alpha1.ReasonDeleting, "deleting the cloud server group and its instances")
 		}); err != nil {
 			return ctrl.Result{}, err
 		}

@@ -55,6 +55,7 @@ func (r *Reconciler) failed(ctx context.Context, sg *v1alpha1.ServerGroup, reaso
 	}
 	if perr := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
 		status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, err.Error())
+		status.SetProgress(s, progressOf(needsPerson), reason, err.Error())
 	}); perr != nil {
 		return ctrl.Result{}, perr
 	}

@@ -62,3 +62,33 @@ func Reason(obj v1alpha1.Conditioned, condType string) string {
 	}
 	return ""
 }
+
+// Progress is where a controller stands with an object, as kstatus reads it: kstatus (and with it
+// `kubectl wait`, Argo CD's and Flux's default health) looks at observedGeneration, Reconciling and
+// Stalled, never at Ready, so every kind sets these two beside Ready.
+type Progress int
+
+// Progresses.
+const (
+	// Settled: nothing is left to do (kstatus Current).
+	Settled Progress = iota
+	// Working: the controller is still working towards the spec (Reconciling, kstatus InProgress).
+	Working
+	// Stuck: the controller cannot go on until a person changes something (Stalled, kstatus Failed).
+	Stuck
+)
+
+// SetProgress sets Reconciling and Stalled as p says; the one that is True carries reason and message.
+func SetProgress(obj Object, p Progress, reason, message string) {
+	reconciling, stalled := metav1.ConditionFalse, metav1.ConditionFalse
+	reconcilingMsg, stalledMsg := "nothing left to do", "not stalled"
+	switch p {
+	case Working:
+		reconciling, reconcilingMsg = metav1.ConditionTrue, message
+	case Stuck:
+		stalled, stalledMsg = metav1.ConditionTrue, message
+		reconcilingMsg = "waiting for a change"
+	}
+	Set(obj, v1alpha1.ConditionReconciling, reconciling, reason, reconcilingMsg)
+	Set(obj, v1alpha1.ConditionStalled, stalled, reason, stalledMsg)
+}
