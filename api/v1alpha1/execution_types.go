@@ -147,6 +147,12 @@ type ExecutionSpec struct {
 	// +listType=set
 	// +optional
 	SkipWaits []string `json:"skipWaits,omitempty"`
+	// Artifacts the run deploys, read by stages as trigger.artifact (the first) and trigger.artifacts; the
+	// operator's triggers set them, and a run started by hand may name them, so that both share a pipeline.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="artifacts are immutable"
+	// +optional
+	Artifacts []Artifact `json:"artifacts,omitempty"`
 }
 
 // ExecutionPhase is where a run is.
@@ -211,8 +217,8 @@ type StageStatus struct {
 
 // ExecutionTrigger says what started a run.
 type ExecutionTrigger struct {
-	// Type is manual (a person created the Execution), cron (a Pipeline's cron trigger) or pipeline
-	// (another run's pipeline stage).
+	// Type is manual (a person created the Execution), cron, webhook or image (a Pipeline's trigger of
+	// that type) or pipeline (another run's pipeline stage, or a Pipeline's pipeline trigger).
 	// +kubebuilder:validation:MaxLength=64
 	Type string `json:"type"`
 	// User is who created the Execution, as the API server named them (stamped at admission); empty for
@@ -230,6 +236,17 @@ type ExecutionTrigger struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	ParentStage string `json:"parentStage,omitempty"`
+	// Name of the Pipeline trigger that started the run (webhook, pipeline and image triggers).
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Name string `json:"name,omitempty"`
+	// DeliveryID of the webhook call that started the run.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	DeliveryID string `json:"deliveryID,omitempty"`
+	// Artifact is the run's first artifact: for an image trigger, the new tag and its digest.
+	// +optional
+	Artifact *Artifact `json:"artifact,omitempty"`
 }
 
 // ExecutionStatus is the observed state of a run.
@@ -291,7 +308,7 @@ type ExecutionStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Stage",type=string,JSONPath=`.status.currentStage`
 // +kubebuilder:printcolumn:name="Waiting",type=string,JSONPath=`.status.awaitingJudgment`
-// +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.status.trigger.type`,priority=1
+// +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.status.trigger.type`
 // +kubebuilder:printcolumn:name="By",type=string,JSONPath=`.status.trigger.user`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Execution struct {

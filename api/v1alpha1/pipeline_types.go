@@ -51,11 +51,31 @@ type CronTrigger struct {
 	TimeZone string `json:"timeZone,omitempty"`
 }
 
-// Trigger starts Executions of a pipeline by itself.
+// Trigger starts Executions of a pipeline by itself. Exactly one of cron, webhook, pipeline and image is
+// set (their types are in trigger_types.go).
+// +kubebuilder:validation:XValidation:rule="[has(self.cron), has(self.webhook), has(self.pipeline), has(self.image)].filter(x, x).size() == 1",message="exactly one of cron, webhook, pipeline or image must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.cron) || has(self.name)",message="name is required for webhook, pipeline and image triggers",fieldPath=".name"
 type Trigger struct {
+	// Name of the trigger, unique in the pipeline: the last part of a webhook trigger's URL, and part of
+	// the names of the runs it starts.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Name string `json:"name,omitempty"`
 	// Cron starts an Execution at each time of a schedule.
-	Cron *CronTrigger `json:"cron"`
-	// Parameters of the Executions this trigger starts.
+	// +optional
+	Cron *CronTrigger `json:"cron,omitempty"`
+	// Webhook starts an Execution when a signed call reaches the manager's trigger endpoint.
+	// +optional
+	Webhook *WebhookTrigger `json:"webhook,omitempty"`
+	// Pipeline starts an Execution when a run of another pipeline finishes.
+	// +optional
+	Pipeline *PipelineTrigger `json:"pipeline,omitempty"`
+	// Image starts an Execution when a new matching tag appears in a container repository.
+	// +optional
+	Image *ImageTrigger `json:"image,omitempty"`
+	// Parameters of the Executions this trigger starts; values may be templates over trigger, such as
+	// "${ trigger.artifact.reference }" or, for a webhook, "${ trigger.payload.version }".
 	// +kubebuilder:validation:MaxProperties=64
 	// +optional
 	Parameters map[string]string `json:"parameters,omitempty"`
@@ -562,15 +582,16 @@ type LastRun struct {
 	Phase ExecutionPhase `json:"phase,omitempty"`
 }
 
-// TriggerStatus is what the controller keeps of one cron trigger, so that each due time starts at most one
-// Execution, across controller restarts.
+// TriggerStatus is what the controller keeps of one trigger, so that each due time, new image or finished
+// run starts at most one Execution, across controller restarts.
 type TriggerStatus struct {
 	// Index of the trigger in spec.triggers.
 	Index int32 `json:"index"`
 	// Schedule of the trigger when its times below were computed. A trigger whose schedule or time zone
-	// changes starts afresh, as a new trigger does.
+	// changes starts afresh, as a new trigger does. Empty for the other trigger types.
 	// +kubebuilder:validation:MaxLength=256
-	Schedule string `json:"schedule"`
+	// +optional
+	Schedule string `json:"schedule,omitempty"`
 	// TimeZone of the trigger when its times below were computed; empty means UTC.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
@@ -579,10 +600,21 @@ type TriggerStatus struct {
 	// starts an Execution any more. It is the due time of the last Execution the trigger started, or the
 	// moment the controller first saw the trigger (a new trigger does not fire for earlier times), or the
 	// moment it skipped due times missed by more than the starting deadline.
-	LastScheduleTime metav1.Time `json:"lastScheduleTime"`
+	// +optional
+	LastScheduleTime metav1.Time `json:"lastScheduleTime,omitzero"`
 	// NextScheduleTime is the next due time, when the trigger will start an Execution.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// Name of the trigger, for the non-cron types.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Image is what an image trigger last saw.
+	// +optional
+	Image *ImageTriggerStatus `json:"image,omitempty"`
+	// Pipeline is how far a pipeline trigger has handled the watched pipeline's runs.
+	// +optional
+	Pipeline *PipelineTriggerStatus `json:"pipeline,omitempty"`
 }
 
 // PipelineStatus is the observed state of a Pipeline.
@@ -595,7 +627,7 @@ type PipelineStatus struct {
 	// LastRun is the most recently created Execution of the pipeline, however it was started.
 	// +optional
 	LastRun *LastRun `json:"lastRun,omitempty"`
-	// Triggers are the cron triggers' schedule times, one entry per trigger of spec.triggers. An invalid
+	// Triggers are the triggers' schedule times and what they last saw, one entry per trigger of spec.triggers. An invalid
 	// pipeline has none: its triggers do not fire, and start afresh once it is valid again.
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=map

@@ -39,6 +39,7 @@ import (
 var operatorAnnotations = []string{
 	v1alpha1.AnnotationTrigger, v1alpha1.AnnotationScheduledTime, v1alpha1.AnnotationTriggerIndex,
 	v1alpha1.AnnotationParentExecution, v1alpha1.AnnotationParentStage, v1alpha1.AnnotationPipelineChain,
+	v1alpha1.AnnotationTriggerName, v1alpha1.AnnotationDeliveryID, v1alpha1.AnnotationParentOutputs,
 }
 
 // executionStamper records who, from the API server's account of the request: judgedBy, judgedGroups and

@@ -510,19 +510,5 @@ func Vars(ex *v1alpha1.Execution) expr.Vars {
 	if ex.Status.StartTime != nil {
 		execution["startTime"] = ex.Status.StartTime.UTC().Format(time.RFC3339)
 	}
-	ann := ex.GetAnnotations()
-	trigger := map[string]any{"type": v1alpha1.TriggerManual}
-	if t := ann[v1alpha1.AnnotationTrigger]; t != "" {
-		trigger["type"] = t
-	}
-	for key, a := range map[string]string{
-		"scheduledTime":   v1alpha1.AnnotationScheduledTime,
-		"parentExecution": v1alpha1.AnnotationParentExecution,
-		"parentStage":     v1alpha1.AnnotationParentStage,
-	} {
-		if v := ann[a]; v != "" {
-			trigger[key] = v
-		}
-	}
-	return expr.Vars{Parameters: ex.Status.Parameters, Stages: stages, Trigger: trigger, Execution: execution}
+	return expr.Vars{Parameters: ex.Status.Parameters, Stages: stages, Trigger: TriggerVars(ex), Execution: execution}
 }

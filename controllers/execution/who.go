@@ -3,6 +3,7 @@ package execution
 import (
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -18,6 +19,11 @@ func recordWho(ex *v1alpha1.Execution) {
 		User:            bounded(ann[v1alpha1.AnnotationCreatedBy]),
 		ParentExecution: ann[v1alpha1.AnnotationParentExecution],
 		ParentStage:     ann[v1alpha1.AnnotationParentStage],
+		Name:            ann[v1alpha1.AnnotationTriggerName],
+		DeliveryID:      ann[v1alpha1.AnnotationDeliveryID],
+	}
+	if len(ex.Spec.Artifacts) > 0 {
+		t.Artifact = ex.Spec.Artifacts[0].DeepCopy()
 	}
 	if typ := ann[v1alpha1.AnnotationTrigger]; typ != "" {
 		t.Type = typ
@@ -26,7 +32,7 @@ func recordWho(ex *v1alpha1.Execution) {
 		t.ScheduledTime = &metav1.Time{Time: at}
 	}
 	// Compared by value, so that an unchanged trigger makes no status write.
-	if ex.Status.Trigger == nil || !sameTrigger(ex.Status.Trigger, t) {
+	if ex.Status.Trigger == nil || !equality.Semantic.DeepEqual(ex.Status.Trigger, t) {
 		ex.Status.Trigger = t
 	}
 	if ex.Spec.Cancel {
@@ -42,9 +48,4 @@ func bounded(user string) string {
 		return user[:maxUser]
 	}
 	return user
-}
-
-func sameTrigger(a, b *v1alpha1.ExecutionTrigger) bool {
-	return a.Type == b.Type && a.User == b.User && a.ParentExecution == b.ParentExecution &&
-		a.ParentStage == b.ParentStage && a.ScheduledTime.Equal(b.ScheduledTime)
 }

@@ -140,6 +140,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.Pipeline{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Execution{}, handler.EnqueueRequestsFromMapFunc(pipelineOf),
 			builder.WithPredicates(runChanged)).
+		Watches(&v1alpha1.Execution{}, handler.EnqueueRequestsFromMapFunc(r.pipelinesTriggeredBy),
+			builder.WithPredicates(runChanged)).
 		Named("pipeline").
 		Complete(r)
 }

@@ -2,23 +2,18 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"maps"
 	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/trigger"
 	gnkvalidation "github.com/gennaker/gennaker/controllers/validation"
 )
 
@@ -115,47 +110,12 @@ func searchFrom(sched cron.Schedule, last, deadline time.Time) time.Time {
 // ExecutionName is the name of the Execution that trigger index of pipeline starts for the due time:
 // <pipeline>-cron<index>-<due, in Unix seconds>. The same inputs always give the same name, so that a
 // controller that restarts between creating the Execution and recording it in the status gets AlreadyExists
-// rather than starting a second run. Names are kept to 63 characters, so that they fit in a label value
-// wherever a run's name is copied: a longer pipeline name is cut and completed with a hash of it.
+// rather than starting a second run.
 func ExecutionName(pipeline string, index int, due time.Time) string {
-	suffix := fmt.Sprintf("-cron%d-%d", index, due.Unix())
-	if len(pipeline)+len(suffix) <= validation.DNS1123LabelMaxLength {
-		return pipeline + suffix
-	}
-	sum := sha256.Sum256([]byte(pipeline))
-	hash := hex.EncodeToString(sum[:])[:8]
-	keep := validation.DNS1123LabelMaxLength - len(suffix) - len(hash) - 1
-	// A cut that ends in - or . would make an invalid name (a.-b).
-	prefix := strings.TrimRight(pipeline[:keep], "-.")
-	return prefix + "-" + hash + suffix
+	return trigger.RunName(pipeline, cronSuffix(index, due))
 }
 
-// newCronExecution is the Execution that trigger index of pl starts for the due time.
-func newCronExecution(pl *v1alpha1.Pipeline, index int, due time.Time) *v1alpha1.Execution {
-	ex := &v1alpha1.Execution{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: pl.Namespace,
-			Name:      ExecutionName(pl.Name, index, due),
-			Annotations: map[string]string{
-				v1alpha1.AnnotationTrigger:       v1alpha1.TriggerCron,
-				v1alpha1.AnnotationScheduledTime: due.UTC().Format(time.RFC3339),
-				v1alpha1.AnnotationTriggerIndex:  strconv.Itoa(index),
-			},
-			// No ownerReference to the Pipeline: a GitOps tool that deletes and re-creates it must not
-			// garbage-collect the run history.
-		},
-		Spec: v1alpha1.ExecutionSpec{
-			Pipeline:   pl.Name,
-			Parameters: maps.Clone(pl.Spec.Triggers[index].Parameters),
-		},
-	}
-	// The label is for `kubectl get -l`; a pipeline name over 63 characters cannot be a label value, and
-	// the controllers find runs by spec.pipeline anyway.
-	if len(validation.IsValidLabelValue(pl.Name)) == 0 {
-		ex.Labels = map[string]string{v1alpha1.LabelPipeline: pl.Name}
-	}
-	return ex
-}
+func cronSuffix(index int, due time.Time) string { return fmt.Sprintf("cron%d-%d", index, due.Unix()) }
 
 // triggerOutcome is what runTriggers did.
 type triggerOutcome struct {
@@ -170,13 +130,17 @@ type triggerOutcome struct {
 }
 
 // runTriggers starts the due runs of pl's cron triggers, at most one per trigger, and computes their
-// statuses. A trigger whose Execution could not be created keeps its previous status, so that the next pass
+// statuses; runOtherTrigger does the same for pipeline and image triggers. A trigger whose Execution could not be created keeps its previous status, so that the next pass
 // tries the same due time again.
 func (r *Reconciler) runTriggers(ctx context.Context, pl *v1alpha1.Pipeline, now time.Time) triggerOutcome {
 	logger := log.FromContext(ctx)
 	var out triggerOutcome
 	for i := range pl.Spec.Triggers {
 		prev := previousStatus(pl.Status.Triggers, i)
+		if pl.Spec.Triggers[i].Cron == nil {
+			r.runOtherTrigger(ctx, pl, i, prev, now, &out)
+			continue
+		}
 		t, err := evaluate(i, pl.Spec.Triggers[i].Cron, prev, now)
 		if err != nil { // only a pipeline that failed validation gets here, and those do not fire
 			out.errs = append(out.errs, fmt.Errorf("spec.triggers[%d]: %w", i, err))
@@ -214,20 +178,33 @@ func (r *Reconciler) runTriggers(ctx context.Context, pl *v1alpha1.Pipeline, now
 // startRun creates the Execution for a due time. It returns nil, and no error, when that Execution already
 // exists: an earlier pass created it and stopped before recording it.
 func (r *Reconciler) startRun(ctx context.Context, pl *v1alpha1.Pipeline, index int, due time.Time) (*v1alpha1.Execution, error) {
-	logger := log.FromContext(ctx)
-	ex := newCronExecution(pl, index, due)
-	if err := r.Create(ctx, ex); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			logger.Info("the cron trigger's run already exists", "trigger", index, "execution", ex.Name, "scheduledTime", due)
-			return nil, nil
-		}
+	at := due.UTC().Format(time.RFC3339)
+	return r.start(ctx, pl, trigger.Run{
+		Type: v1alpha1.TriggerCron, Index: index, Suffix: cronSuffix(index, due),
+		Annotations: map[string]string{
+			v1alpha1.AnnotationScheduledTime: at,
+			v1alpha1.AnnotationTriggerIndex:  strconv.Itoa(index),
+		},
+	}, "scheduled at "+at)
+}
+
+// start creates the run of a trigger, with an Event on the Pipeline either way. It returns nil, and no
+// error, when the run already exists: an earlier pass created it and stopped before recording it.
+func (r *Reconciler) start(ctx context.Context, pl *v1alpha1.Pipeline, run trigger.Run, why string) (*v1alpha1.Execution, error) {
+	logger := log.FromContext(ctx).WithValues("trigger", run.Index, "type", run.Type, "key", run.Key)
+	ex, created, err := trigger.Start(ctx, r.Client, pl, run)
+	switch {
+	case err != nil:
 		r.Recorder.Eventf(pl, nil, corev1.EventTypeWarning, ReasonTriggerFailed, "Trigger",
-			"cron trigger %d could not start Execution %s: %v", index, ex.Name, err)
-		return nil, fmt.Errorf("starting Execution %s for spec.triggers[%d]: %w", ex.Name, index, err)
+			"%s trigger %d could not start a run (%s): %v", run.Type, run.Index, why, err)
+		return nil, err
+	case !created:
+		logger.Info("the trigger's run already exists", "execution", ex.Name)
+		return nil, nil
 	}
-	logger.Info("a cron trigger started an Execution", "trigger", index, "execution", ex.Name, "scheduledTime", due)
+	logger.Info("a trigger started an Execution", "execution", ex.Name)
 	r.Recorder.Eventf(pl, ex, corev1.EventTypeNormal, ReasonTriggered, "Trigger",
-		"cron trigger %d started Execution %s, scheduled at %s", index, ex.Name, due.UTC().Format(time.RFC3339))
+		"%s trigger %d started Execution %s, %s", run.Type, run.Index, ex.Name, why)
 	return ex, nil
 }
 

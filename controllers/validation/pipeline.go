@@ -189,11 +189,15 @@ func (v *pipelineValidator) parameters(path *field.Path) field.ErrorList {
 
 func (v *pipelineValidator) triggers(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	names := map[string]bool{}
 	for i, t := range v.spec.Triggers {
 		tp := path.Index(i)
-		if t.Cron == nil {
-			errs = append(errs, field.Required(tp.Child("cron"), ""))
-		} else {
+		if t.Name != "" && names[t.Name] {
+			errs = append(errs, field.Duplicate(tp.Child("name"), t.Name))
+		}
+		names[t.Name] = true
+		errs = append(errs, v.triggerSource(tp, &t)...)
+		if t.Cron != nil {
 			if err := validateSchedule(t.Cron.Schedule); err != nil {
 				errs = append(errs, field.Invalid(tp.Child("cron", "schedule"), t.Cron.Schedule, err.Error()))
 			}
@@ -206,6 +210,8 @@ func (v *pipelineValidator) triggers(path *field.Path) field.ErrorList {
 			val := t.Parameters[k]
 			p, ok := v.params[k]
 			switch {
+			case ok && strings.Contains(val, "${"):
+				errs = append(errs, v.triggerTemplate(tp.Child("parameters").Key(k), val)...)
 			case !ok:
 				errs = append(errs, field.Invalid(tp.Child("parameters").Key(k), val, fmt.Sprintf("undeclared parameter %q", k)))
 			case len(p.Options) > 0 && !slices.Contains(p.Options, val):

@@ -1,0 +1,18 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+)
+
+// runOtherTrigger runs trigger index of pl when it is not a cron trigger. A webhook trigger has nothing to
+// do here (the endpoint starts its runs) and keeps no status.
+func (r *Reconciler) runOtherTrigger(ctx context.Context, pl *v1alpha1.Pipeline, index int, prev *v1alpha1.TriggerStatus, now time.Time, out *triggerOutcome) {
+	tr := &pl.Spec.Triggers[index]
+	switch {
+	case tr.Pipeline != nil:
+		r.runPipelineTrigger(ctx, pl, index, prev, now, out)
+	}
+}

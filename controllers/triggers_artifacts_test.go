@@ -1,0 +1,61 @@
+package controllers_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/test/testenv"
+)
+
+// TestManualRunNamesItsArtifact runs by hand a pipeline whose stages read the artifact from trigger, as a
+// triggered run would give it: the run's spec.artifacts is trigger.artifact, status.trigger records it with
+// the user, and kubectl get executions shows the trigger type.
+func TestManualRunNamesItsArtifact(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := setup(t)
+	ctx := context.Background()
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: ship}
+spec:
+  application: shop
+  stages:
+  - name: check
+    checkPreconditions:
+      expressions:
+      - "trigger.type == 'manual' && trigger.artifact.reference == 'registry.example.com/shop/web:1.4.2@sha256:0123'"
+      - "trigger.artifact.version == '1.4.2' && size(trigger.artifacts) == 1"
+`)
+	artifact := v1alpha1.Artifact{Type: v1alpha1.ArtifactDockerImage, Reference: "registry.example.com/shop/web:1.4.2@sha256:0123",
+		Repository: "registry.example.com/shop/web", Version: "1.4.2", Digest: "sha256:0123"}
+	ex := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ship-1"},
+		Spec:       v1alpha1.ExecutionSpec{Pipeline: "ship", Artifacts: []v1alpha1.Artifact{artifact}},
+	}
+	g.Expect(env.Client.Create(ctx, ex)).To(Succeed())
+
+	done := waitPhase(g, ns, "ship-1", v1alpha1.ExecutionSucceeded)
+	g.Expect(done.Status.Trigger).NotTo(BeNil())
+	g.Expect(done.Status.Trigger.Type).To(Equal(v1alpha1.TriggerManual))
+	g.Expect(done.Status.Trigger.User).NotTo(BeEmpty())
+	g.Expect(done.Status.Trigger.Artifact).To(Equal(&artifact))
+
+	out, err := env.Kubectl("-n", ns, "get", "executions")
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	g.Expect(lines[0]).To(ContainSubstring("TRIGGER"))
+	g.Expect(strings.Fields(lines[1])).To(ContainElement("manual"))
+
+	// The artifacts are part of what the run was asked to do: they cannot change afterwards.
+	err = env.Client.Patch(ctx, done, client.RawPatch(types.MergePatchType,
+		[]byte(`{"spec":{"artifacts":[{"type":"DockerImage","reference":"registry.example.com/shop/web:9.9.9"}]}}`)))
+	g.Expect(err).To(MatchError(ContainSubstring("artifacts are immutable")))
+}

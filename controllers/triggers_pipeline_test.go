@@ -1,0 +1,99 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/test/testenv"
+)
+
+// runsOfPipeline lists the Executions of a pipeline, as the API server has them.
+func runsOfPipeline(g Gomega, ns, pipeline string) []v1alpha1.Execution {
+	var list v1alpha1.ExecutionList
+	g.Expect(env.Client.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+	var out []v1alpha1.Execution
+	for _, ex := range list.Items {
+		if ex.Spec.Pipeline == pipeline {
+			out = append(out, ex)
+		}
+	}
+	return out
+}
+
+// TestPipelineTriggerStartsOnce finishes a run of one pipeline and sees it start exactly one run of the
+// pipeline that watches it, with the parent's artifact and outputs; a failed parent starts nothing, and a
+// restarted manager does not start the child again.
+func TestPipelineTriggerStartsOnce(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	stop := env.StartManager(t)
+	ctx := context.Background()
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: build}
+spec:
+  application: shop
+  stages:
+  - name: approve
+    manualJudgment: {inputs: [blue, green]}
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: deploy}
+spec:
+  application: shop
+  parameters:
+  - {name: colour}
+  triggers:
+  - name: after-build
+    pipeline: {pipeline: build}
+    parameters: {colour: "${ trigger.outputs.approve.input }"}
+  stages:
+  - name: check
+    checkPreconditions:
+      expressions:
+      - "trigger.type == 'pipeline' && trigger.name == 'after-build' && trigger.parentExecution == 'build-1'"
+      - "parameters.colour == 'green' && trigger.artifact.version == '2.0.0'"
+`)
+	// The trigger has looked once: runs finished from now on start a run.
+	g.Eventually(func(g Gomega) {
+		var pl v1alpha1.Pipeline
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "deploy"}, &pl)).To(Succeed())
+		g.Expect(pl.Status.Triggers).To(ConsistOf(HaveField("Pipeline", Not(BeNil()))))
+	}).Should(Succeed())
+
+	artifact := v1alpha1.Artifact{Type: v1alpha1.ArtifactDockerImage, Reference: "registry.example.com/shop/web:2.0.0", Version: "2.0.0"}
+	for name, decision := range map[string]v1alpha1.Decision{"build-1": v1alpha1.DecisionContinue, "build-2": v1alpha1.DecisionStop} {
+		g.Expect(env.Client.Create(ctx, &v1alpha1.Execution{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: v1alpha1.ExecutionSpec{Pipeline: "build", Artifacts: []v1alpha1.Artifact{artifact},
+				Judgments: map[string]v1alpha1.Judgment{"approve": {Decision: decision, Input: "green"}}},
+		})).To(Succeed())
+	}
+	waitPhase(g, ns, "build-2", v1alpha1.ExecutionFailed)
+	waitPhase(g, ns, "build-1", v1alpha1.ExecutionSucceeded)
+
+	var child v1alpha1.Execution
+	g.Eventually(func(g Gomega) {
+		runs := runsOfPipeline(g, ns, "deploy")
+		g.Expect(runs).To(HaveLen(1))
+		child = runs[0]
+		g.Expect(child.Status.Phase).To(Equal(v1alpha1.ExecutionSucceeded), "%+v", child.Status.Conditions)
+	}).Should(Succeed())
+	g.Expect(child.Status.Trigger).To(Equal(&v1alpha1.ExecutionTrigger{
+		Type: v1alpha1.TriggerPipeline, Name: "after-build", ParentExecution: "build-1", Artifact: &artifact,
+	}))
+	g.Expect(child.Spec.Parameters).To(Equal(map[string]string{"colour": "green"}))
+
+	// A restarted manager finds the parent already handled.
+	stop()
+	env.StartManager(t)
+	g.Consistently(func(g Gomega) { g.Expect(runsOfPipeline(g, ns, "deploy")).To(HaveLen(1)) }, 3*time.Second).Should(Succeed())
+}
