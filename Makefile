@@ -80,6 +80,18 @@ dev: manifests k8s-bin build ## Start etcd, kube-apiserver and the manager on th
 docker-build: ## Build the manager image (needs a Docker engine).
 	docker build -t $(IMG) .
 
+# What builds the image from the Dockerfile: docker, podman, or `buildah` with CONTAINER_BUILD=bud.
+CONTAINER_TOOL ?= docker
+CONTAINER_BUILD ?= build
+
+.PHONY: image
+image: ## Build the manager image $(IMG) (distroless, non-root) from the Dockerfile with $(CONTAINER_TOOL); the project's own machines have no engine.
+	$(CONTAINER_TOOL) $(CONTAINER_BUILD) -t $(IMG) .
+
+.PHONY: chart
+chart: manifests $(KUBECTL) ## Generate the Helm chart dist/chart from config/ (hack/chart); dist/chart is never edited by hand.
+	go run ./hack/chart -kubectl $(KUBECTL) -config config -out dist/chart
+
 ##@ Deployment
 
 .PHONY: install

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hack/verify.sh — fail, without touching the tree, when Go files are not gofmt'ed or the generated files
-# (CRDs, RBAC, webhook manifests, deepcopy) do not match the API types and markers. `make test` runs it
-# first; `make fmt manifests generate` fixes what it reports.
+# (CRDs, RBAC, webhook manifests, deepcopy, the Helm chart dist/chart) do not match the API types, markers
+# and config/. `make test` runs it first; `make fmt manifests generate chart` fixes what it reports.
 #
 # The generators run on a copy of the tree (its tracked and new files), and the copy's output is compared
 # with the tree's, so a stale tree is reported, never rewritten.
@@ -27,11 +27,16 @@ trap 'rm -rf "$copy"' EXIT
 git ls-files --cached --others --exclude-standard -z | xargs -0 cp --parents -t "$copy" 2>/dev/null || true
 # Files deleted in the tree but still in the index are not copied (cp fails on them): that is what we want.
 make -s -C "$copy" manifests generate CONTROLLER_GEN="$CONTROLLER_GEN" LOCALBIN="$copy/bin" >/dev/null
+# The Helm chart is generated from config/ by kubectl's kustomize (built once by make k8s-bin).
+KUBECTL=${KUBECTL:-bin/k8s/v1.37.2/kubectl}
+[[ -x $KUBECTL ]] || make -s k8s-bin >/dev/null
+KUBECTL=$(realpath -- "$KUBECTL")
+make -s -C "$copy" chart CONTROLLER_GEN="$CONTROLLER_GEN" LOCALBIN="$copy/bin" KUBECTL="$KUBECTL" >/dev/null
 
-for dir in config api controllers; do
+for dir in config api controllers dist; do
 	if ! diff -r -q "$dir" "$copy/$dir" >/dev/null 2>&1; then
 		stale=$(diff -r -q "$dir" "$copy/$dir" 2>&1 | sed "s|$copy/||" || true)
-		echo "verify: generated files under $dir/ are stale (run 'make manifests generate' and commit):" >&2
+		echo "verify: generated files under $dir/ are stale (run 'make manifests generate chart' and commit):" >&2
 		sed 's/^/  /' <<<"$stale" >&2
 		status=1
 	fi
