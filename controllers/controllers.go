@@ -4,6 +4,7 @@ package controllers
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/gennaker/gennaker/controllers/pipeline"
 	"github.com/gennaker/gennaker/controllers/servergroup"
 	"github.com/gennaker/gennaker/controllers/stages"
+	"github.com/gennaker/gennaker/controllers/trigger"
 )
 
 // Options tune the reconcilers; the zero value is what the operator ships with.
@@ -49,6 +51,11 @@ type Options struct {
 	// WebhookTimeout bounds each webhook stage request, reading the answer included (default
 	// remote.DefaultTimeout, 30s).
 	WebhookTimeout time.Duration
+	// TriggerListener, if set, is where the webhook triggers' endpoint (/triggers/<namespace>/<pipeline>/
+	// <trigger>) is served; nil turns it off.
+	TriggerListener net.Listener
+	// TriggerMaxBody bounds a webhook trigger call's body (default trigger.DefaultMaxBody, 1 MiB).
+	TriggerMaxBody int64
 }
 
 // Providers returns every cloud this version supports, with the SDKs' default settings.
@@ -82,6 +89,13 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 			func(d *stages.Deps) { d.WebhookTimeout = o.WebhookTimeout }),
 	} {
 		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	if o.TriggerListener != nil {
+		hooks := &trigger.Webhooks{Client: c, Secrets: mgr.GetAPIReader(), MaxBody: o.TriggerMaxBody,
+			Recorder: mgr.GetEventRecorder("webhook-trigger")}
+		if err := mgr.Add(&trigger.Server{Listener: o.TriggerListener, Handler: hooks.Handler()}); err != nil {
 			return err
 		}
 	}

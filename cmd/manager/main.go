@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"net"
 	"net/url"
 	"os"
 	_ "time/tzdata" // time zones of cron triggers and windows, also where the image has no zoneinfo
@@ -24,11 +25,13 @@ import (
 	"github.com/gennaker/gennaker/controllers/execution"
 	"github.com/gennaker/gennaker/controllers/remote"
 	"github.com/gennaker/gennaker/controllers/servergroup"
+	"github.com/gennaker/gennaker/controllers/trigger"
 )
 
 func main() {
 	var (
 		metricsAddr, probeAddr, leaderNamespace string
+		triggerAddr                             string
 		leaderElect, secureMetrics              bool
 		o                                       controllers.Options
 		hooks                                   webhookFlags
@@ -67,6 +70,9 @@ func main() {
 			o.WebhookProxy = u
 			return nil
 		})
+	flag.StringVar(&triggerAddr, "trigger-bind-address", "",
+		"Address of the webhook triggers' http endpoint, /triggers/<namespace>/<pipeline>/<trigger>, such as :8082; empty turns it off. Calls are authenticated by their HMAC signature; put TLS in front of it (an Ingress) to keep payloads private.")
+	flag.Int64Var(&o.TriggerMaxBody, "trigger-max-body", trigger.DefaultMaxBody, "Largest body a webhook trigger call may have, in bytes.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -85,6 +91,12 @@ func main() {
 	if err != nil {
 		log.Error(err, "unable to set up the webhook server")
 		os.Exit(1)
+	}
+	if triggerAddr != "" {
+		if o.TriggerListener, err = net.Listen("tcp", triggerAddr); err != nil {
+			log.Error(err, "unable to listen for webhook triggers", "address", triggerAddr)
+			os.Exit(1)
+		}
 	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		WebhookServer:                 webhookServer,

@@ -312,10 +312,11 @@ func createdBy(ex *v1alpha1.Execution, user, operator string) field.ErrorList {
 	return append(errs, field.Forbidden(path.Key(v1alpha1.AnnotationCreatedBy), fmt.Sprintf("must be the user who creates the run (%s), as the mutating webhook %s stamps it", user, mutateExecution)))
 }
 
-// operatorRun says whether a new run is the operator's own cron or pipeline-stage run.
+// operatorRun says whether a new run is the operator's own: one of its triggers' runs, or a pipeline
+// stage's child.
 func operatorRun(ann map[string]string, user, operator string) bool {
-	t := ann[v1alpha1.AnnotationTrigger]
-	return user == operator && operator != "" && (t == v1alpha1.TriggerCron || t == v1alpha1.TriggerPipeline)
+	return user == operator && operator != "" && slices.Contains([]string{v1alpha1.TriggerCron, v1alpha1.TriggerPipeline,
+		v1alpha1.TriggerWebhook, v1alpha1.TriggerImage}, ann[v1alpha1.AnnotationTrigger])
 }
 
 // patchedAtCreate names what a new run carries that, on a run already created, only someone who may patch
