@@ -47,23 +47,84 @@ import (
 // engine/floor is the engine's wall time over the floor's (the two make as many groups): 2 means the
 // operator takes twice as long as the bare cloud calls, that is half their groups/s.
 func BenchmarkServerGroup(b *testing.B) {
+	benchmarkServerGroup(b, func() (*sgCloud, func()) {
+		sim := awssim.New(awssim.Options{
+			Keys:        map[string]string{sgAccessKeyID: sgSecretKey},
+			LaunchDelay: -1, TargetHealthyDelay: -1, TerminateDelay: -1, DeleteDelay: -1,
+		})
+		sim.AddTargetGroup(sgTargetGroup)
+		srv := httptest.NewServer(sim)
+		return awsCloud(sim, srv.URL), srv.Close
+	})
+}
+
+// sgCloud is what the ServerGroup benchmark needs of one cloud: its simulator, provider, account and
+// server group spec. A cloud's benchmark builds one per N and hands it to benchmarkServerGroup.
+type sgCloud struct {
+	// name is the cloud's, as the tables print it (AWS, GCP).
+	name string
+	// about says what the simulator's groups are, for the tables' title.
+	about    string
+	kind     v1alpha1.Provider
+	provider func() cloud.Provider
+	// account is the CloudAccount of the simulator, reading its credentials from secretNamespace's Secret,
+	// allowing the namespaces given; secret is that Secret, creds its value for the floor.
+	account func(name, secretNamespace string, allowed ...string) *v1alpha1.CloudAccount
+	secret  func(ns string) *corev1.Secret
+	creds   []byte
+	region  string
+	// spec fills the group's cloud block.
+	spec       func(*v1alpha1.CloudServerGroup)
+	calls      func() map[string]int
+	resetCalls func()
+	// left counts what a case left in the simulator (groups, templates), which must be nothing.
+	left func() (groups, templates int)
+}
+
+// awsCloud is the AWS simulator at endpoint.
+func awsCloud(sim *awssim.Sim, endpoint string) *sgCloud {
+	return &sgCloud{
+		name: "AWS", about: "one target group, on the AWS simulator", kind: v1alpha1.ProviderAWS,
+		provider: func() cloud.Provider { return sgProvider() },
+		account: func(name, secretNamespace string, allowed ...string) *v1alpha1.CloudAccount {
+			return sgAccount(name, endpoint, secretNamespace, allowed...)
+		},
+		secret: func(ns string) *corev1.Secret {
+			return &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "aws-credentials"},
+				Data:       map[string][]byte{"credentials": []byte(sgCredentials)},
+			}
+		},
+		creds: []byte(sgCredentials), region: sgRegion,
+		spec: func(c *v1alpha1.CloudServerGroup) {
+			c.AWS = &v1alpha1.AWSServerGroup{
+				ImageID: "ami-0abc1234def567890", InstanceType: "m7g.large",
+				TargetGroupARNs: []string{sgTargetGroup}, SubnetIDs: []string{"subnet-0a"},
+			}
+		},
+		calls: sim.Calls, resetCalls: sim.ResetCalls,
+		left: func() (int, int) { return len(sim.Groups()), len(sim.LaunchTemplates()) },
+	}
+}
+
+// benchmarkServerGroup runs the floor and the engine for each N of BENCH_SG_N on the cloud newCloud
+// makes (with what to call when done with it), and prints the tables.
+func benchmarkServerGroup(b *testing.B, newCloud func() (*sgCloud, func())) {
 	var rows []sgResult
+	var c *sgCloud
 	for _, n := range intsFromEnv(b, "BENCH_SG_N", "200") {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			sim := awssim.New(awssim.Options{
-				Keys:        map[string]string{sgAccessKeyID: sgSecretKey},
-				LaunchDelay: -1, TargetHealthyDelay: -1, TerminateDelay: -1, DeleteDelay: -1,
-			})
-			sim.AddTargetGroup(sgTargetGroup)
-			srv := httptest.NewServer(sim)
-			defer srv.Close()
+			var done func()
+			c, done = newCloud()
+			defer done()
+			calls := strings.ToLower(c.name) + "-calls/group"
 			floors := map[string]sgResult{}
 			report := func(b *testing.B, results ...sgResult) {
 				b.ReportMetric(0, "ns/op")
 				for _, r := range results {
 					rows = append(rows, r)
 					b.ReportMetric(r.groupsPerSecond(), r.op+"-groups/s")
-					b.ReportMetric(float64(r.awsCalls())/float64(r.n), r.op+"-aws-calls/group")
+					b.ReportMetric(float64(r.cloudCalls())/float64(r.n), r.op+"-"+calls)
 					if r.engine {
 						b.ReportMetric(float64(r.k8s.sum(writesIn(r.ns)))/float64(r.n), r.op+"-k8s-writes/group")
 						if f, ok := floors[r.op]; ok {
@@ -75,14 +136,16 @@ func BenchmarkServerGroup(b *testing.B) {
 				}
 			}
 			b.Run("floor", func(b *testing.B) {
-				report(b, runSGFloor(b, sim, srv.URL, n)...)
+				report(b, runSGFloor(b, c, n)...)
 			})
 			b.Run("engine", func(b *testing.B) {
-				report(b, runSGEngine(b, sim, srv.URL, n)...)
+				report(b, runSGEngine(b, c, n)...)
 			})
 		})
 	}
-	printSGTables(rows)
+	if c != nil {
+		printSGTables(c, rows)
+	}
 }
 
 // The simulated AWS account of the benchmark.
@@ -111,7 +174,7 @@ type sgResult struct {
 	wall time.Duration
 	// latency is, per group, from just before its create (delete) to its convergence (end).
 	latency []time.Duration
-	// calls are the simulator's requests by "service:Action" during the case.
+	// calls are the simulator's requests by operation during the case.
 	calls map[string]int
 	cpu   cpu
 	load  string
@@ -132,7 +195,7 @@ func (r sgResult) name() string {
 
 func (r sgResult) groupsPerSecond() float64 { return float64(r.n) / r.wall.Seconds() }
 
-func (r sgResult) awsCalls() int {
+func (r sgResult) cloudCalls() int {
 	n := 0
 	for _, v := range r.calls {
 		n += v
@@ -166,22 +229,20 @@ func sgNames(detail string, n int) []string {
 	return out
 }
 
-// newServerGroup is a group of two instances taking traffic from one target group; name is
+// newServerGroup is a group of two instances taking traffic from one load balancer of the cloud; name is
 // bench-main-<detail>-vNNN.
-func newServerGroup(ns, name, account string) *v1alpha1.ServerGroup {
+func newServerGroup(c *sgCloud, ns, name, account string) *v1alpha1.ServerGroup {
 	detail := strings.TrimPrefix(name[:len(name)-len("-v000")], "bench-main-")
-	return &v1alpha1.ServerGroup{
+	sg := &v1alpha1.ServerGroup{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.ServerGroupSpec{
-			Application: "bench", Stack: "main", Detail: detail, Account: account, Region: sgRegion,
+			Application: "bench", Stack: "main", Detail: detail, Account: account, Region: c.region,
 			Capacity: v1alpha1.Capacity{Min: 0, Max: 10, Desired: sgDesired},
 			Traffic:  v1alpha1.TrafficEnabled,
-			CloudServerGroup: v1alpha1.CloudServerGroup{AWS: &v1alpha1.AWSServerGroup{
-				ImageID: "ami-0abc1234def567890", InstanceType: "m7g.large",
-				TargetGroupARNs: []string{sgTargetGroup}, SubnetIDs: []string{"subnet-0a"},
-			}},
 		},
 	}
+	c.spec(&sg.Spec.CloudServerGroup)
+	return sg
 }
 
 // converged says whether the group is Ready, Healthy and TrafficEnabled, all for its current generation.
@@ -198,33 +259,46 @@ func converged(sg *v1alpha1.ServerGroup) bool {
 	return true
 }
 
-// simEmpty fails the benchmark if a case left groups or launch templates in the simulator.
-func simEmpty(b *testing.B, sim *awssim.Sim, after string) {
+// simEmpty fails the benchmark if a case left groups or templates in the simulator.
+func simEmpty(b *testing.B, c *sgCloud, after string) {
 	b.Helper()
-	if g, lt := len(sim.Groups()), len(sim.LaunchTemplates()); g != 0 || lt != 0 {
-		b.Errorf("after %s the simulator still has %d groups and %d launch templates", after, g, lt)
+	if g, lt := c.left(); g != 0 || lt != 0 {
+		b.Errorf("after %s the %s simulator still has %d groups and %d templates", after, c.name, g, lt)
 	}
 }
 
-// runSGFloor makes and deletes n groups with the AWS provider alone, sgWorkers at a time.
-func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResult {
+// runSGFloor makes and deletes n groups with the cloud's provider alone, sgWorkers at a time. An
+// operation a call starts is polled at once until it ended, as tightly as the cloud answers.
+func runSGFloor(b *testing.B, sc *sgCloud, n int) []sgResult {
 	ctx := context.Background()
-	c, err := sgProvider().Connect(ctx, sgAccount("bench-floor", endpoint, "none"), cloud.NewCredentials([]byte(sgCredentials)))
+	c, err := sc.provider().Connect(ctx, sc.account("bench-floor", "none"), cloud.NewCredentials(sc.creds))
 	if err != nil {
 		b.Fatalf("connecting to the simulator: %v", err)
 	}
 	groups, indices := make([]*v1alpha1.ServerGroup, n), make([]int, n)
 	for i, name := range sgNames("floor", n) {
-		groups[i] = newServerGroup("floor", name, "bench-floor")
-		groups[i].UID = uuid.NewUUID() // the launch template's owner tag; Delete checks it
+		groups[i] = newServerGroup(sc, "floor", name, "bench-floor")
+		groups[i].UID = uuid.NewUUID() // the owner tag of what Create makes; Delete checks it
 		indices[i] = i
 	}
 	deadline := 2*time.Minute + time.Duration(n)*100*time.Millisecond
+	// settle waits for what a call started; AWS starts nothing.
+	settle := func(sg *v1alpha1.ServerGroup) func(*v1alpha1.CloudOperation, error) error {
+		return func(op *v1alpha1.CloudOperation, err error) error {
+			for err == nil && op != nil {
+				var done bool
+				if done, err = c.Operation(ctx, sg, *op); done {
+					break
+				}
+			}
+			return err
+		}
+	}
 
 	// Each step returns how long it took for its group.
 	create := func(sg *v1alpha1.ServerGroup) (time.Duration, error) {
 		start := time.Now()
-		if err := errOf(c.Create(ctx, sg)); err != nil {
+		if err := settle(sg)(c.Create(ctx, sg)); err != nil {
 			return 0, err
 		}
 		for {
@@ -232,8 +306,15 @@ func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResul
 			if err != nil {
 				return 0, err
 			}
-			if obs.Exists && !obs.Deleting && obs.Traffic != v1alpha1.TrafficEnabled {
-				if err := errOf(c.SetTraffic(ctx, sg, v1alpha1.TrafficEnabled)); err != nil {
+			if !obs.Exists {
+				// A cloud that makes a group in steps (GCP: the template, then the group).
+				if err := settle(sg)(c.Create(ctx, sg)); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			if !obs.Deleting && obs.Traffic != v1alpha1.TrafficEnabled {
+				if err := settle(sg)(c.SetTraffic(ctx, sg, v1alpha1.TrafficEnabled)); err != nil {
 					return 0, err
 				}
 				continue
@@ -249,8 +330,8 @@ func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResul
 	remove := func(sg *v1alpha1.ServerGroup) (time.Duration, error) {
 		start := time.Now()
 		for {
-			gone, _, err := c.Delete(ctx, sg)
-			if err != nil || gone {
+			gone, op, err := c.Delete(ctx, sg)
+			if err := settle(sg)(op, err); err != nil || gone {
 				return time.Since(start), err
 			}
 			if time.Since(start) > deadline {
@@ -266,7 +347,7 @@ func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResul
 	}{{"create", create}, {"delete", remove}} {
 		r := sgResult{op: step.op, n: n}
 		latencies := make([]time.Duration, n)
-		sim.ResetCalls()
+		sc.resetCalls()
 		cpu0, start := sampleCPU(), time.Now()
 		err := within(sgWorkers, indices, func(i int) error {
 			d, err := step.do(groups[i])
@@ -274,7 +355,7 @@ func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResul
 			return err
 		})
 		r.wall, r.cpu = time.Since(start), sampleCPU().since(cpu0)
-		r.calls, r.load = sim.Calls(), loadavg()
+		r.calls, r.load = sc.calls(), loadavg()
 		if err != nil {
 			b.Fatalf("floor %s: %v", step.op, err)
 		}
@@ -282,25 +363,21 @@ func runSGFloor(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResul
 		r.latency = latencies
 		out = append(out, r)
 	}
-	simEmpty(b, sim, "the floor")
+	simEmpty(b, sc, "the floor")
 	return out
 }
 
-// runSGEngine starts a counted manager whose AWS provider talks to the simulator, lets one group through
+// runSGEngine starts a counted manager whose provider talks to the simulator, lets one group through
 // (the manager is then up: caches synced, the account's client made), then creates n ServerGroups at once
 // and waits until all converged, then deletes them all at once and waits until all are gone.
-func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResult {
+func runSGEngine(b *testing.B, sc *sgCloud, n int) []sgResult {
 	ctx := context.Background()
 	ns, warm := env.Namespace(b), env.Namespace(b)
 	defer cleanup(b, []client.Object{&eventsv1.Event{}}, ns, warm)
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "aws-credentials"},
-		Data:       map[string][]byte{"credentials": []byte(sgCredentials)},
-	}
-	if err := env.Client.Create(ctx, secret); err != nil {
+	if err := env.Client.Create(ctx, sc.secret(ns)); err != nil {
 		b.Fatalf("creating the credentials' secret: %v", err)
 	}
-	account := sgAccount(ns, endpoint, ns, ns, warm)
+	account := sc.account(ns, ns, ns, warm)
 	if err := env.Client.Create(ctx, account); err != nil {
 		b.Fatalf("creating the cloud account: %v", err)
 	}
@@ -309,13 +386,13 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 	var count counter
 	cfg := count.config(env.Config)
 	stop := env.StartManagerWith(b, testenv.Manager{Config: cfg, Controllers: controllers.Options{
-		Providers:       map[v1alpha1.Provider]cloud.Provider{v1alpha1.ProviderAWS: sgProvider()},
+		Providers:       map[v1alpha1.Provider]cloud.Provider{sc.kind: sc.provider()},
 		ServerGroupPoll: 100 * time.Millisecond,
 		CloudMaxBackoff: 500 * time.Millisecond,
 	}})
 	defer stop()
-	warmUp(b, warm, account.Name)
-	simEmpty(b, sim, "the warm-up")
+	warmUp(b, sc, warm, account.Name)
+	simEmpty(b, sc, "the warm-up")
 
 	groups := sgNames("engine", n)
 	started := make(map[string]time.Time, n)
@@ -332,7 +409,8 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 			}
 		default:
 			if c := meta.FindStatusCondition(sg.Status.Conditions, v1alpha1.ConditionReady); c != nil &&
-				c.Status == metav1.ConditionFalse && c.Reason != v1alpha1.ReasonCreating && c.Reason != v1alpha1.ReasonDeleting {
+				c.Status == metav1.ConditionFalse && c.Reason != v1alpha1.ReasonCreating && c.Reason != v1alpha1.ReasonUpdating &&
+				c.Reason != v1alpha1.ReasonDeleting {
 				failures = append(failures, fmt.Sprintf("%s %s: %s", sg.Name, c.Reason, c.Message))
 			}
 		}
@@ -343,7 +421,7 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 	// step runs act on every group with creators goroutines and waits until done holds every group.
 	step := func(op string, act func(name string) error, done map[string]time.Time) sgResult {
 		r := sgResult{engine: true, op: op, n: n, ns: ns}
-		sim.ResetCalls()
+		sc.resetCalls()
 		before, cpu0, rec0 := count.snapshot(), sampleCPU(), sgReconciles()
 		start := time.Now()
 		err := within(creators, groups, func(name string) error {
@@ -359,7 +437,7 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 		r.sendWall = time.Since(start)
 		finished := tr.wait(timeout, func() bool { return len(done) == n })
 		r.cpu, r.load = sampleCPU().since(cpu0), loadavg()
-		r.calls = sim.Calls()
+		r.calls = sc.calls()
 		tr.mu.Lock()
 		var last time.Time
 		for name, at := range done {
@@ -389,22 +467,22 @@ func runSGEngine(b *testing.B, sim *awssim.Sim, endpoint string, n int) []sgResu
 	}
 
 	created := step("create", func(name string) error {
-		return env.Client.Create(ctx, newServerGroup(ns, name, account.Name))
+		return env.Client.Create(ctx, newServerGroup(sc, ns, name, account.Name))
 	}, ready)
 	deleted := step("delete", func(name string) error {
 		return env.Client.Delete(ctx, &v1alpha1.ServerGroup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
 	}, gone)
-	simEmpty(b, sim, "the engine")
+	simEmpty(b, sc, "the engine")
 	return []sgResult{created, deleted}
 }
 
 // warmUp creates one group, waits until it converged, deletes it and waits until it is gone, polling
 // every 50 ms.
-func warmUp(b *testing.B, ns, account string) {
+func warmUp(b *testing.B, c *sgCloud, ns, account string) {
 	b.Helper()
 	ctx := context.Background()
 	const name = "bench-main-warmup-v000"
-	if err := env.Client.Create(ctx, newServerGroup(ns, name, account)); err != nil {
+	if err := env.Client.Create(ctx, newServerGroup(c, ns, name, account)); err != nil {
 		b.Fatalf("creating the warm-up group: %v", err)
 	}
 	key := types.NamespacedName{Namespace: ns, Name: name}
@@ -460,7 +538,7 @@ func sgReconciles() float64 {
 }
 
 // printSGTables prints the ServerGroup cases, floor and engine side by side, to stdout.
-func printSGTables(rows []sgResult) {
+func printSGTables(c *sgCloud, rows []sgResult) {
 	if len(rows) == 0 {
 		return
 	}
@@ -470,9 +548,9 @@ func printSGTables(rows []sgResult) {
 			floors[fmt.Sprint(r.op, r.n)] = r
 		}
 	}
-	fmt.Printf("\nServerGroups of %d instances and one target group, on the AWS simulator with no delays: the operator's overhead, not AWS's.\n", sgDesired)
-	fmt.Printf("floor: the AWS provider alone, %d goroutines (Create, Observe until healthy; Delete until gone). engine: the manager, %d workers, poll %s.\n",
-		sgWorkers, sgWorkers, 100*time.Millisecond)
+	fmt.Printf("\nServerGroups of %d instances and %s with no delays: the operator's overhead, not %s's.\n", sgDesired, c.about, c.name)
+	fmt.Printf("floor: the %s provider alone, %d goroutines (Create, Observe until healthy; Delete until gone; operations polled at once). engine: the manager, %d workers, poll %s.\n",
+		c.name, sgWorkers, sgWorkers, 100*time.Millisecond)
 
 	fmt.Println("\nTime (wall: from the first create or delete to the last group converged or gone, as a watch sees it for the engine; a group: from its create or delete)")
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -490,24 +568,24 @@ func printSGTables(rows []sgResult) {
 
 	fmt.Println("\nCost per group (the manager's requests in the case's namespace, Events included once all were written; CPU while the case ran, the simulator's included)")
 	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "case\tN\tAWS calls\tk8s writes\tservergroups\tservergroups/status\tevents\tfailed requests\treconciles\tCPU ms: test process\tapiserver\tetcd\t")
+	fmt.Fprintln(w, "case\tN\t"+c.name+" calls\tk8s writes\tservergroups\tservergroups/status\tevents\tfailed requests\treconciles\tCPU ms: test process\tapiserver\tetcd\t")
 	for _, r := range rows {
 		n := float64(r.n)
 		per := func(d time.Duration) float64 { return ms(d) / n }
 		if !r.engine {
 			fmt.Fprintf(w, "%s\t%d\t%.2f\t\t\t\t\t\t\t%.2f\t%.2f\t%.2f\t\n",
-				r.name(), r.n, float64(r.awsCalls())/n, per(r.cpu.Self), per(r.cpu.APIServer), per(r.cpu.Etcd))
+				r.name(), r.n, float64(r.cloudCalls())/n, per(r.cpu.Self), per(r.cpu.APIServer), per(r.cpu.Etcd))
 			continue
 		}
 		fmt.Fprintf(w, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
-			r.name(), r.n, float64(r.awsCalls())/n, float64(r.k8s.sum(writesIn(r.ns)))/n,
+			r.name(), r.n, float64(r.cloudCalls())/n, float64(r.k8s.sum(writesIn(r.ns)))/n,
 			float64(r.k8s.sum(writesTo(r.ns, "servergroups")))/n, float64(r.k8s.sum(writesTo(r.ns, "servergroups/status")))/n,
 			float64(r.k8s.sum(writesTo(r.ns, "events")))/n, r.k8s.sum(failed(r.ns)), r.reconciles/n,
 			per(r.cpu.Self), per(r.cpu.APIServer), per(r.cpu.Etcd))
 	}
 	_ = w.Flush()
 
-	fmt.Println("\nAWS calls per group, by operation")
+	fmt.Println("\n" + c.name + " calls per group, by operation")
 	ops := map[string]bool{}
 	for _, r := range rows {
 		for op := range r.calls {
@@ -543,6 +621,3 @@ func printSGTables(rows []sgResult) {
 	}
 	fmt.Println()
 }
-
-// errOf is the error of a cloud call that may start a long-running operation; AWS never starts one.
-func errOf(_ *v1alpha1.CloudOperation, err error) error { return err }

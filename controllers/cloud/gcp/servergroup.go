@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -496,8 +498,12 @@ func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, w
 }
 
 // maxFingerprintRetries is how many times a backend service is read again when someone else changed it
-// between our read and our write.
-const maxFingerprintRetries = 3
+// between our read and our write; before each, a pause of up to fingerprintJitter times the attempt, so
+// that writers racing on one busy service (every group of a cluster is its backend) fall apart.
+const (
+	maxFingerprintRetries = 8
+	fingerprintJitter     = 10 * time.Millisecond
+)
 
 // SetTraffic makes the group a backend of each of its backend services (Enabled) or of none of them
 // (Disabled). Each change is a read-modify-write of the whole backend service with its fingerprint, so a
@@ -544,7 +550,13 @@ func (c *Client) setTraffic(ctx context.Context, g *computepb.InstanceGroupManag
 			o, err := c.backends.Update(ctx, &computepb.UpdateBackendServiceRequest{Project: project, BackendService: bsName, BackendServiceResource: bs}, c.callOpts...)
 			err = c.done("backendServices.update", err)
 			if httpCode(err) == http.StatusPreconditionFailed && try < maxFingerprintRetries {
-				continue // changed by someone else since the read: read it again
+				// Changed by someone else since the read: read it again.
+				select {
+				case <-time.After(time.Duration(rand.Int64N(int64(fingerprintJitter) * int64(try+1)))):
+					continue
+				case <-ctx.Done():
+					return nil, c.done("backendServices.update", ctx.Err())
+				}
 			}
 			if err != nil {
 				return nil, err
