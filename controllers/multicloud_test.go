@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,50 @@ func TestMultiCloudPipelineWithOneJudgment(t *testing.T) {
 	for _, s := range []string{"shift-aws", "shift-gcp"} {
 		g.Expect(stageOf(g, ex, s).StartTime.Before(judged)).To(BeFalse(), "%s started before the judgment", s)
 	}
+}
+
+// The sample multi-cloud Pipeline (config/samples), on the simulators: the first run only brings the
+// first version up once judged; on the second, Stop rolls both clouds back to it.
+func TestMultiCloudSamplePipeline(t *testing.T) {
+	g := testenv.NewWithT(t)
+	a := setupAWS(t, false)
+	p := setupGCPIn(t, a.ns, a.logs, gcpSimOptions())
+	m := a.manager()
+	m.Controllers.Providers = map[v1alpha1.Provider]cloud.Provider{
+		v1alpha1.ProviderAWS: &awscloud.Provider{MaxBackoff: 20 * time.Millisecond},
+		v1alpha1.ProviderGCP: p.provider(),
+	}
+	env.StartManagerWith(t, m)
+	sample, err := os.ReadFile(filepath.Join(env.Root, "config", "samples", "delivery_v1alpha1_pipeline_multi_cloud_gcp.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	manifest := strings.NewReplacer("account: aws-sim", "account: "+a.account, "account: gcp-sim", "account: "+p.account,
+		"backendServices: [shop-web]", "backendServices: ["+gcpBackend+"]",
+		"targetgroup/shop-web/0123456789abcdef", targetGroup[strings.Index(targetGroup, "targetgroup/"):]).Replace(string(sample))
+	apply(t, a.ns, manifest)
+
+	params := map[string]string{"awsImage": "ami-00000000000000001", "gcpImage": gcpImage(1)}
+	run(t, a.ns, "first", "multi-cloud-release", params)
+	waitStagePhase(g, a.ns, "first", "go-no-go", v1alpha1.StageWaitingForJudgment)
+	g.Expect(judge(env.Client, a.ns, "first", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue"}}}}`)).To(Succeed())
+	ex := waitPhase(g, a.ns, "first", v1alpha1.ExecutionSucceeded)
+	first := map[string]string{}
+	for _, s := range []string{"deploy-aws", "deploy-gcp"} {
+		first[s] = outputs(g, stageOf(g, ex, s))["serverGroup"].(string)
+	}
+	g.Expect(stageOf(g, ex, "shift-gcp").Phase).To(Equal(v1alpha1.StageSkipped))
+
+	params["gcpImage"] = gcpImage(2)
+	run(t, a.ns, "second", "multi-cloud-release", params)
+	waitStagePhase(g, a.ns, "second", "go-no-go", v1alpha1.StageWaitingForJudgment)
+	g.Expect(p.backends()).To(HaveLen(2))
+	g.Expect(judge(env.Client, a.ns, "second", `{"spec":{"judgments":{"go-no-go":{"decision":"Stop"}}}}`)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		ex := execution(g, a.ns, "second")
+		g.Expect(stageOf(g, ex, "rollback-gcp").Phase).To(Equal(v1alpha1.StageSucceeded))
+		g.Expect(stageOf(g, ex, "rollback-aws").Phase).To(Equal(v1alpha1.StageSucceeded))
+	}, "60s").Should(Succeed())
+	g.Expect(p.backends()).To(Equal([]string{first["deploy-gcp"]}))
+	st := groups(g, a.ns)
+	g.Expect(st[first["deploy-aws"]].Traffic).To(Equal(v1alpha1.TrafficEnabled))
+	g.Expect(st[first["deploy-gcp"]].Traffic).To(Equal(v1alpha1.TrafficEnabled))
 }
