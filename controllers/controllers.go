@@ -5,6 +5,7 @@ package controllers
 import (
 	"context"
 	"net"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -54,6 +55,9 @@ type Options struct {
 	// TriggerListener, if set, is where the webhook triggers' endpoint (/triggers/<namespace>/<pipeline>/
 	// <trigger>) is served; nil turns it off.
 	TriggerListener net.Listener
+	// RegistryTransport reaches the container registries of image triggers (default
+	// remote.DefaultTransport).
+	RegistryTransport http.RoundTripper
 	// TriggerMaxBody bounds a webhook trigger call's body (default trigger.DefaultMaxBody, 1 MiB).
 	TriggerMaxBody int64
 }
@@ -84,7 +88,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		&cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout},
 		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
 			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, Workers: o.ServerGroupWorkers},
-		&pipeline.Reconciler{Client: c},
+		&pipeline.Reconciler{Client: c, Images: &trigger.Images{Cache: c, Secrets: mgr.GetAPIReader(), Transport: o.RegistryTransport}},
 		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy)),
 			func(d *stages.Deps) { d.WebhookTimeout = o.WebhookTimeout }),
 	} {

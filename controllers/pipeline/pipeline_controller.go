@@ -27,6 +27,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/status"
+	"github.com/gennaker/gennaker/controllers/trigger"
 	"github.com/gennaker/gennaker/controllers/validation"
 )
 
@@ -51,6 +52,8 @@ type Reconciler struct {
 	// Clock tells the time cron triggers are due against; tests set a fake one. SetupWithManager defaults
 	// it to the real clock.
 	Clock clock.PassiveClock
+	// Images, if set, polls the repositories of image triggers; without it they never fire.
+	Images *trigger.Images
 }
 
 // +kubebuilder:rbac:groups=delivery.gennaker.io,resources=pipelines,verbs=get;list;watch
@@ -136,7 +139,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Images != nil {
+		src, err := r.imageSource(mgr)
+		if err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(src)
+	}
+	return b.
 		For(&v1alpha1.Pipeline{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Execution{}, handler.EnqueueRequestsFromMapFunc(pipelineOf),
 			builder.WithPredicates(runChanged)).

@@ -14,5 +14,7 @@ func (r *Reconciler) runOtherTrigger(ctx context.Context, pl *v1alpha1.Pipeline,
 	switch {
 	case tr.Pipeline != nil:
 		r.runPipelineTrigger(ctx, pl, index, prev, now, out)
+	case tr.Image != nil:
+		r.runImageTrigger(ctx, pl, index, prev, out)
 	}
 }

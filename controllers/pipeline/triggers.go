@@ -127,6 +127,8 @@ type triggerOutcome struct {
 	requeueAfter time.Duration
 	// errs are the triggers that failed to start their run; they retry on the next pass.
 	errs []error
+	// images are, by trigger index, what the image pollers last saw; read once per pass.
+	images map[int]trigger.Seen
 }
 
 // runTriggers starts the due runs of pl's cron triggers, at most one per trigger, and computes their

@@ -1,3 +1,5 @@
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+
 // Package trigger starts the runs of a Pipeline's triggers: the Execution every trigger type makes (one
 // name scheme, one way to render its parameters), the webhook endpoint CI systems call, and the pollers of
 // container repositories that image triggers share.
