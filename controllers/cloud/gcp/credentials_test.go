@@ -2,9 +2,12 @@ package gcp_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
 )
 
@@ -74,5 +77,28 @@ func TestImpersonation(t *testing.T) {
 	}
 	if n := e.sim.Calls()["iamcredentials.generateAccessToken"]; n != 2 {
 		t.Fatalf("%d generateAccessToken calls", n)
+	}
+}
+
+// A Workload account uses Application Default Credentials: here, as on a laptop, the key file named by
+// GOOGLE_APPLICATION_CREDENTIALS (on GKE, the metadata server's workload identity).
+func TestWorkloadUsesApplicationDefaultCredentials(t *testing.T) {
+	e := newEnv(t)
+	path := filepath.Join(t.TempDir(), "adc.json")
+	if err := os.WriteFile(path, serviceAccountKey(t, e.url, clientEmail), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+	acc := e.account("")
+	acc.Spec.Credentials.Source = v1alpha1.CredentialSourceWorkload
+	c, err := e.p.Connect(e.ctx, acc, cloud.Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := c.Verify(e.ctx); err != nil || id != "Application Default Credentials" {
+		t.Fatalf("Verify = %q, %v", id, err)
+	}
+	if e.sim.Calls()["oauth2.token"] != 1 {
+		t.Fatalf("calls %v", e.sim.Calls())
 	}
 }

@@ -2,6 +2,7 @@ package gcp_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -272,5 +273,51 @@ func TestZonalGroup(t *testing.T) {
 	sg.Spec.Zones = []string{"us-east1-b"}
 	if _, err := c.Observe(e.ctx, sg); cloud.ReasonOf(err) != cloud.InvalidRequest || !strings.Contains(err.Error(), "spec.zones[0]") {
 		t.Fatalf("zone of another region: %v", err)
+	}
+}
+
+// A team's template named with image and machine type is copied into a template made for the group,
+// with those replaced and everything else kept; the team's template is not changed.
+func TestTemplateFromATeamTemplate(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	e.teamGroup(t, "other-v000", "team-template")
+	sg := serverGroup("shop-main-v001", 1)
+	sg.Spec.GCP = &v1alpha1.GCPServerGroup{InstanceTemplate: "team-template", Image: "shop-2", BackendServices: []string{backendName}}
+	e.create(c, sg)
+	var made, team gcpsim.TemplateView
+	for _, tv := range e.sim.Templates() {
+		switch tv.Name {
+		case "shop-main-v001":
+			made = tv
+		case "team-template":
+			team = tv
+		}
+	}
+	if made.Properties["machineType"] != "e2-small" || !strings.Contains(fmt.Sprint(made.Properties["disks"]), "global/images/shop-2") ||
+		!strings.Contains(made.Description, "gennaker.io/uid=uid-shop-main-v001") {
+		t.Fatalf("made template %+v", made)
+	}
+	if team.Properties["disks"] != nil || team.Description != "" {
+		t.Fatalf("the team's template changed: %+v", team)
+	}
+	labels, _ := made.Properties["labels"].(map[string]any)
+	if labels["gennaker-managed-by"] != "gennaker" || labels["gennaker-cluster"] != "shop-main" {
+		t.Fatalf("instance labels %v", labels)
+	}
+	g, _ := e.sim.Group(sg.Name)
+	if !strings.HasSuffix(g.InstanceTemplate, "/global/instanceTemplates/shop-main-v001") {
+		t.Fatalf("group built from %s", g.InstanceTemplate)
+	}
+
+	// Without image and machine type, the team's template is used as it is.
+	sg2 := serverGroup("shop-main-v002", 1)
+	sg2.Spec.GCP = &v1alpha1.GCPServerGroup{InstanceTemplate: "team-template"}
+	e.create(c, sg2)
+	if g, _ := e.sim.Group(sg2.Name); !strings.HasSuffix(g.InstanceTemplate, "/global/instanceTemplates/team-template") {
+		t.Fatalf("group built from %s", g.InstanceTemplate)
+	}
+	if len(e.sim.Templates()) != 2 {
+		t.Fatalf("templates %v", e.sim.Templates())
 	}
 }
