@@ -93,9 +93,10 @@ func push(t *testing.T, repo, tag, user, password string) string {
 	return d.String()
 }
 
-// TestImageTrigger watches a private repository: the first look only records the newest matching tag;
-// a matching tag pushed later starts exactly one run with the digest pinned, a tag that does not match
-// starts none, and a tag pushed while the manager is down starts one run once it is back.
+// TestImageTrigger watches a private repository from two Pipelines: the first look only records the
+// newest matching tag; a matching tag pushed later starts exactly one run of each with the digest pinned, a
+// tag that does not match starts none, one look (a tags list and a HEAD) serves both Pipelines, and a tag
+// pushed while the manager is down starts one run of each once it is back.
 func TestImageTrigger(t *testing.T) {
 	g := testenv.NewWithT(t)
 	ns := env.Namespace(t)
@@ -130,7 +131,18 @@ spec:
   - name: check
     checkPreconditions:
       expressions: ["trigger.type == 'image' && parameters.image == trigger.artifact.reference"]
-`, repo))
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: web-canary}
+spec:
+  application: shop
+  triggers:
+  - name: registry
+    image: {repository: %q, semver: "^1", secretRef: registry, interval: 10s}
+  stages:
+  - {name: soak, wait: {duration: 1s}}
+`, repo, repo))
 	imageStatus := func(g Gomega) *v1alpha1.ImageTriggerStatus {
 		var pl v1alpha1.Pipeline
 		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &pl)).To(Succeed())
@@ -173,7 +185,10 @@ spec:
 		g.Expect(imageStatus(g).LastCheckTime.After(checked.Time)).To(BeTrue())
 	}, "15s").Should(Succeed())
 	after := reg.counts()
-	t.Logf("registry calls of one look with nothing new: %v (before: %v)", diffCounts(before, after), before)
+	// Two Pipelines watch the repository: one look serves both.
+	g.Expect(diffCounts(before, after)).To(Equal(map[string]int{"GET tags": 1, "HEAD manifests": 1}))
+	g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(1))
+	t.Logf("registry calls of one look with nothing new, for two Pipelines: %v (all calls so far: %v)", diffCounts(before, after), after)
 
 	// Pushed while the manager is down: one run once it is back, and no second one for 1.1.0.
 	stop()
@@ -182,6 +197,7 @@ spec:
 	env.StartManagerWith(t, manager)
 	g.Eventually(func(g Gomega) {
 		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(2))
+		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(2))
 	}, "30s").Should(Succeed())
 	t.Logf("restart to run start: %s", time.Since(restarted).Round(100*time.Millisecond))
 	var second *v1alpha1.Execution
@@ -191,7 +207,10 @@ spec:
 		}
 	}
 	g.Expect(second.Spec.Artifacts[0].Digest).To(Equal(digest2))
-	g.Consistently(func(g Gomega) { g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(2)) }, "6s").Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(2))
+		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(2))
+	}, "6s").Should(Succeed())
 }
 
 func diffCounts(before, after map[string]int) map[string]int {

@@ -218,7 +218,9 @@ func (im *Images) run(ctx context.Context, p *poller) {
 		}
 
 		wait := shortest(interests)
-		if failed := firstErr(seen); failed != nil {
+		failed := firstErr(seen)
+		imageLooks.WithLabelValues(p.key.repository, lookResult(failed)).Inc()
+		if failed != nil {
 			failures++
 			wait = min(wait<<min(failures, 10), MaxImageBackoff)
 			logger.Info("could not read the repository; backing off", "error", failed.Error(), "retryIn", wait, "throttled", throttled(failed))
@@ -397,6 +399,16 @@ func firstErr(seen map[string]Seen) error {
 		}
 	}
 	return nil
+}
+
+func lookResult(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case throttled(err):
+		return "throttled"
+	}
+	return "error"
 }
 
 // throttled says whether the registry answered 429 Too Many Requests.

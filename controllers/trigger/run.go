@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -157,5 +158,10 @@ func Start(ctx context.Context, c client.Client, pl *v1alpha1.Pipeline, r Run) (
 		}
 		return ex, false, fmt.Errorf("starting Execution %s for spec.triggers[%d]: %w", ex.Name, r.Index, err)
 	}
+	id := pl.Spec.Triggers[r.Index].Name
+	if id == "" {
+		id = strconv.Itoa(r.Index)
+	}
+	runsStarted.WithLabelValues(pl.Namespace, pl.Name, id, r.Type).Inc()
 	return ex, true, nil
 }

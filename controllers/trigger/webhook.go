@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,7 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	ex, r := w.serve(req, key, name)
 	if r != nil {
 		logger.Info("refused a webhook trigger call", "status", r.code, "reason", r.why)
+		webhookRefusals.WithLabelValues(strconv.Itoa(r.code)).Inc()
 		answer(rw, r.code, map[string]string{"error": r.why})
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
@@ -50,8 +51,11 @@ func (v *pipelineValidator) triggerSource(path *field.Path, t *v1alpha1.Trigger)
 	}
 	if im := t.Image; im != nil {
 		ip := path.Child("image")
-		if _, err := ImageConstraint(im); err != nil {
+		if _, err := imageConstraint(ip, im); err != nil {
 			errs = append(errs, err)
+		}
+		if _, err := name.NewRepository(im.Repository); err != nil {
+			errs = append(errs, field.Invalid(ip.Child("repository"), im.Repository, err.Error()))
 		}
 		if d, err := im.Interval.Duration(); im.Interval != "" && (err != nil || d < MinImageInterval) {
 			errs = append(errs, field.Invalid(ip.Child("interval"), string(im.Interval), fmt.Sprintf("must be a duration of at least %s", MinImageInterval)))
