@@ -67,6 +67,8 @@ build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/receiver ./test/receiver
 	go build -o $(LOCALBIN)/awssim ./test/cloudsim/cmd/awssim
+	go build -o $(LOCALBIN)/gcpsim ./test/cloudsim/cmd/gcpsim
+	go build -o $(LOCALBIN)/azuresim ./test/cloudsim/cmd/azuresim
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
@@ -74,7 +76,7 @@ run: manifests generate fmt vet ## Run the manager against the cluster of the cu
 
 .PHONY: dev
 dev: manifests k8s-bin build ## Start etcd, kube-apiserver and the manager on this machine; Ctrl-C stops all.
-	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver AWSSIM=$(LOCALBIN)/awssim hack/dev.sh
+	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver AWSSIM=$(LOCALBIN)/awssim GCPSIM=$(LOCALBIN)/gcpsim AZURESIM=$(LOCALBIN)/azuresim hack/dev.sh
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

@@ -23,6 +23,14 @@
 #   DEV_WEBHOOK_PORT      its port (default 18090: the sample pipeline release-gate calls 127.0.0.1:18090)
 #   AWSSIM                the AWS simulator (default: bin/awssim, built from test/cloudsim/cmd/awssim)
 #   DEV_AWS_PORT          its port (default 18091: the sample CloudAccount aws-sim points at 127.0.0.1:18091)
+#   GCPSIM, DEV_GCP_PORT  the GCP Compute simulator (default: bin/gcpsim, from test/cloudsim/cmd/gcpsim) and its
+#                         port (default 18092: the sample CloudAccount gcp-sim); it writes the service-account
+#                         key that this script puts in the Secret gcp-sim-credentials
+#   AZURESIM, DEV_AZURE_PORT
+#                         the Azure Resource Manager simulator (default: bin/azuresim, from
+#                         test/cloudsim/cmd/azuresim) and its port (default 18093: the sample CloudAccount
+#                         azure-sim); it serves TLS with a certificate of its own, which the manager trusts
+#                         through SSL_CERT_DIR
 #   DEV_DIR               state directory (default: bin/dev). Wiped at every start, so each run is clean; for
 #                         safety only if it is empty or was made by this script.
 #   DEV_ETCD_PORT, DEV_ETCD_PEER_PORT, DEV_APISERVER_PORT, DEV_HEALTH_PORT, DEV_METRICS_PORT, DEV_ADMISSION_PORT
@@ -33,7 +41,8 @@
 #                         smoke test: once the manager is ready and leader, apply config/samples/, print
 #                         `kubectl get gennaker -A`, run the release-gate demo to the end (it waits for a
 #                         judgment, is approved with kubectl patch, calls the receiver, succeeds), run the
-#                         shop-release demo (a red/black on the AWS simulator, approved the same way), check the
+#                         shop-release demo (a red/black on the AWS simulator, approved the same way), run the
+#                         multi-cloud (AWS + GCP) and three-cloud (AWS + GCP + Azure) samples to the end, check the
 #                         manager log has no RBAC "forbidden" error, stop everything and exit 0 (1 on any
 #                         failure). E.g.
 #                           K8S_BIN=$PWD/bin/k8s/v1.37.2 MANAGER=$PWD/bin/manager DEV_EXIT_AFTER_READY=1 hack/dev.sh
@@ -91,6 +100,10 @@ RECEIVER=$(realpath -m -- "${RECEIVER:-$REPO/bin/receiver}")
 DEV_WEBHOOK_PORT=${DEV_WEBHOOK_PORT:-18090}
 AWSSIM=$(realpath -m -- "${AWSSIM:-$REPO/bin/awssim}")
 DEV_AWS_PORT=${DEV_AWS_PORT:-18091}
+GCPSIM=$(realpath -m -- "${GCPSIM:-$REPO/bin/gcpsim}")
+DEV_GCP_PORT=${DEV_GCP_PORT:-18092}
+AZURESIM=$(realpath -m -- "${AZURESIM:-$REPO/bin/azuresim}")
+DEV_AZURE_PORT=${DEV_AZURE_PORT:-18093}
 DEV_DIR=$(realpath -m -- "${DEV_DIR:-$REPO/bin/dev}")
 DEV_READY_TIMEOUT=${DEV_READY_TIMEOUT:-60}
 DEV_EXIT_AFTER_READY=${DEV_EXIT_AFTER_READY:-0}
@@ -166,6 +179,8 @@ cleanup() {
 	fi
 	stop 'webhook receiver' "${RECEIVER_PID:-}" 5 $$
 	stop 'AWS simulator' "${AWSSIM_PID:-}" 5 $$
+	stop 'GCP simulator' "${GCPSIM_PID:-}" 5 $$
+	stop 'Azure simulator' "${AZURESIM_PID:-}" 5 $$
 	stop kube-apiserver "$APISERVER_PID" 30 $$
 	[[ -n $ETCD_PID ]] && running "$ETCD_PID" $$ && sleep 1
 	stop etcd "$ETCD_PID" 15 $$
@@ -267,6 +282,8 @@ port METRICS_PORT DEV_METRICS_PORT
 port ADMISSION_PORT DEV_ADMISSION_PORT
 port WEBHOOK_PORT DEV_WEBHOOK_PORT
 port AWS_PORT DEV_AWS_PORT
+port GCP_PORT DEV_GCP_PORT
+port AZURE_PORT DEV_AZURE_PORT
 log "ports: etcd $ETCD_PORT (peer $ETCD_PEER_PORT), kube-apiserver $APISERVER_PORT, manager health $HEALTH_PORT, metrics $METRICS_PORT, admission webhooks $ADMISSION_PORT"
 
 # ---------------------------------------------------------------------------------------------------------
@@ -460,9 +477,38 @@ setsid "$AWSSIM" -addr="127.0.0.1:$AWS_PORT" \
 AWSSIM_PID=$!
 echo "awssim $AWSSIM_PID" >>"$DEV_DIR/pids"
 
+# The GCP simulator (test/cloudsim/gcp) with the backend service of the samples. It writes a service-account
+# key whose token_uri is its own; the sample account gcp-sim reads it from the Secret gcp-sim-credentials.
+[[ -x $GCPSIM ]] || die "no GCP simulator at $GCPSIM: run make dev, or go build -o bin/gcpsim ./test/cloudsim/cmd/gcpsim"
+setsid "$GCPSIM" -addr="127.0.0.1:$GCP_PORT" -backend-service=shop-web -key-out="$DEV_DIR/gcp-sim-key.json" \
+	>"$DEV_DIR/gcpsim.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
+GCPSIM_PID=$!
+echo "gcpsim $GCPSIM_PID" >>"$DEV_DIR/pids"
+
+# The Azure simulator (test/cloudsim/azure): Resource Manager and the Entra token endpoint over TLS, with the
+# sample account's client and backend pool. The manager trusts its certificate beside the system's.
+[[ -x $AZURESIM ]] || die "no Azure simulator at $AZURESIM: run make dev, or go build -o bin/azuresim ./test/cloudsim/cmd/azuresim"
+mkdir -p "$DEV_DIR/azuresim-ca"
+setsid "$AZURESIM" -addr="127.0.0.1:$AZURE_PORT" -ca-file="$DEV_DIR/azuresim-ca/ca.pem" \
+	-client=00000000-0000-4000-8000-0000000000c1:gennaker-dev-simulator-only \
+	-backend-pool=/subscriptions/00000000-0000-0000-0000-00000000a2e0/resourceGroups/gennaker/providers/Microsoft.Network/loadBalancers/shop-web/backendAddressPools/web \
+	>"$DEV_DIR/azuresim.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
+AZURESIM_PID=$!
+echo "azuresim $AZURESIM_PID" >>"$DEV_DIR/pids"
+
+# Both write their files before they listen; the manager needs the CA, and the samples the key's Secret.
+deadline=$(($(now_ms) + DEV_READY_TIMEOUT * 1000))
+until [[ -s $DEV_DIR/gcp-sim-key.json && -s $DEV_DIR/azuresim-ca/ca.pem ]]; do
+	running "$GCPSIM_PID" $$ || fail_with_log gcpsim "the GCP simulator exited (port $GCP_PORT taken?)"
+	running "$AZURESIM_PID" $$ || fail_with_log azuresim "the Azure simulator exited (port $AZURE_PORT taken?)"
+	(($(now_ms) < deadline)) || die "the cloud simulators wrote no key or certificate within ${DEV_READY_TIMEOUT}s"
+	sleep 0.1
+done
+kc -n default create secret generic gcp-sim-credentials --from-file=key.json="$DEV_DIR/gcp-sim-key.json" >/dev/null
+
 log "starting the manager as $SA_USER"
 # shellcheck disable=SC2086 # DEV_MANAGER_ARGS is a list of flags
-setsid "$MANAGER" \
+SSL_CERT_DIR=${SSL_CERT_DIR:-/etc/ssl/certs}:$DEV_DIR/azuresim-ca setsid "$MANAGER" \
 	--kubeconfig="$DEV_DIR/manager.kubeconfig" \
 	--leader-elect \
 	--leader-election-namespace="$NS" \
@@ -532,7 +578,11 @@ cat >&2 <<EOF
   simulator, then waits at go-no-go; watch kubectl get servergroups -w, then approve it (or Stop to roll back):
     kubectl patch execution shop-release-demo --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue","input":"ship"}}}}'
   Webhook receiver: http://127.0.0.1:$WEBHOOK_PORT (what it received: $rel/receiver.log)
+  Multi-cloud demos (one judgment for every cloud; the first run brings v000 up, the next ones red/black):
+    kubectl create -f config/samples/multi-cloud-gcp/     # AWS + GCP
+    kubectl create -f config/samples/three-cloud/         # AWS + GCP + Azure
   AWS simulator: http://127.0.0.1:$AWS_PORT (calls by operation: http://127.0.0.1:$AWS_PORT/_sim/calls)
+  GCP simulator: http://127.0.0.1:$GCP_PORT  Azure simulator: https://127.0.0.1:$AZURE_PORT (CA: ${DEV_DIR#"$REPO"/}/azuresim-ca/ca.pem)
   Logs:    $rel/manager.log  $rel/kube-apiserver.log  $rel/etcd.log
   The manager runs as $SA_USER, with only the RBAC of config/rbac.
   Ctrl-C stops the manager, kube-apiserver and etcd.
@@ -605,6 +655,30 @@ log "kubectl get servergroups"
 kc -n default get servergroups
 [[ $(kc -n default get servergroup shop-main-v001 -o 'jsonpath={.status.traffic}') == Enabled ]] ||
 	die "smoke test: shop-main-v001 does not take traffic"
+# The multi-cloud samples: one run each, both wait at go-no-go for all of their clouds, one approval each.
+kc wait --timeout="${DEV_READY_TIMEOUT}s" --for=condition=Ready cloudaccount/gcp-sim cloudaccount/azure-sim >&2 ||
+	die "smoke test: the GCP or Azure sample account is not Ready: $(kc get cloudaccounts gcp-sim azure-sim -o yaml)"
+runs=()
+for d in multi-cloud-gcp three-cloud; do
+	runs+=("$(kc create -f "config/samples/$d/" -o name)") || die "smoke test: cannot start config/samples/$d"
+done
+for r in "${runs[@]}"; do
+	kc wait --timeout=120s -n default --for=jsonpath='{.status.awaitingJudgment}'=go-no-go "$r" >&2 ||
+		die "smoke test: $r does not reach its judgment: $(kc -n default get "$r" -o yaml)"
+done
+log "kubectl get servergroups (the multi-cloud runs wait for their judgment)"
+kc -n default get servergroups
+for r in "${runs[@]}"; do
+	kc -n default patch "$r" --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue"}}}}'
+done
+for r in "${runs[@]}"; do
+	kc wait --timeout=120s -n default --for=condition=Succeeded "$r" >&2 ||
+		die "smoke test: $r did not succeed: $(kc -n default get "$r" -o yaml)"
+done
+log "kubectl get servergroups (the multi-cloud runs succeeded)"
+kc -n default get servergroups
+log "kubectl get executions"
+kc -n default get executions
 running "$MANAGER_PID" $$ || die "the manager exited; see $DEV_DIR/manager.log"
 http_ok "$METRICS_PORT" /metrics || die "smoke test: no metrics at http://127.0.0.1:$METRICS_PORT/metrics"
 log "kubectl get gennaker -A"

@@ -30,10 +30,14 @@ func TestMakeDevSmoke(t *testing.T) {
 		k8sBin = filepath.Join(root, "bin", "k8s", testenv.K8sVersion)
 	}
 	bin := t.TempDir()
-	manager, receiver, awssim := filepath.Join(bin, "manager"), filepath.Join(bin, "receiver"), filepath.Join(bin, "awssim")
+	manager, receiver := filepath.Join(bin, "manager"), filepath.Join(bin, "receiver")
+	awssim, gcpsim, azuresim := filepath.Join(bin, "awssim"), filepath.Join(bin, "gcpsim"), filepath.Join(bin, "azuresim")
 	var out []byte
 	var err error
-	for bin, pkg := range map[string]string{manager: "./cmd/manager", receiver: "./test/receiver", awssim: "./test/cloudsim/cmd/awssim"} {
+	for bin, pkg := range map[string]string{
+		manager: "./cmd/manager", receiver: "./test/receiver", awssim: "./test/cloudsim/cmd/awssim",
+		gcpsim: "./test/cloudsim/cmd/gcpsim", azuresim: "./test/cloudsim/cmd/azuresim",
+	} {
 		build := exec.Command("go", "build", "-o", bin, pkg)
 		build.Dir = root
 		out, err = build.CombinedOutput()
@@ -45,7 +49,7 @@ func TestMakeDevSmoke(t *testing.T) {
 	dev := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "dev.sh"))
 	dev.Dir = root
 	dev.Env = append(os.Environ(),
-		"K8S_BIN="+k8sBin, "MANAGER="+manager, "RECEIVER="+receiver, "AWSSIM="+awssim, "DEV_DIR="+t.TempDir(), "DEV_EXIT_AFTER_READY=1")
+		"K8S_BIN="+k8sBin, "MANAGER="+manager, "RECEIVER="+receiver, "AWSSIM="+awssim, "GCPSIM="+gcpsim, "AZURESIM="+azuresim, "DEV_DIR="+t.TempDir(), "DEV_EXIT_AFTER_READY=1")
 	// SIGTERM, not SIGKILL, on timeout: the script's trap then stops the servers it started.
 	dev.Cancel = func() error { return dev.Process.Signal(syscall.SIGTERM) }
 	dev.WaitDelay = 30 * time.Second
@@ -56,7 +60,7 @@ func TestMakeDevSmoke(t *testing.T) {
 		"servergroup.delivery.gennaker.io/shop-main-v000",
 		"pipeline.delivery.gennaker.io/shop-release",
 		"execution.delivery.gennaker.io/release-gate-demo",
-		"release-gate-demo   release-gate   Running",
+		"release-gate-demo   release-gate   AwaitingJudgment",
 		"release-gate-demo   release-gate   Succeeded",
 		"shop-release-demo   shop-release   Running",
 		"servergroup.delivery.gennaker.io/shop-main-v001",
@@ -67,4 +71,15 @@ func TestMakeDevSmoke(t *testing.T) {
 	// After the approval, the old version is scaled down and out of traffic, the new one takes it.
 	g.Expect(string(out)).To(MatchRegexp(`shop-main-v000\s+aws-sim\s+us-east-1\s+0\s+0\s+Disabled\s+True`))
 	g.Expect(string(out)).To(MatchRegexp(`shop-main-v001\s+aws-sim\s+us-east-1\s+3\s+3\s+Enabled\s+True`))
+	// The multi-cloud samples brought their first version up in every cloud and took the judgment.
+	for _, want := range []string{
+		`shop-edge-v\d{3}\s+aws-sim\s+us-east-1\s+2\s+2\s+Enabled\s+True`,
+		`shop-edge-v\d{3}\s+gcp-sim\s+europe-west1\s+2\s+2\s+Enabled\s+True`,
+		`shop-global-v\d{3}\s+aws-sim\s+us-east-1\s+2\s+2\s+Enabled\s+True`,
+		`shop-global-v\d{3}\s+gcp-sim\s+europe-west1\s+2\s+2\s+Enabled\s+True`,
+		`shop-global-v\d{3}\s+azure-sim\s+westeurope\s+2\s+2\s+Enabled\s+True`,
+		`three-cloud-\w+\s+three-cloud-release\s+.*Succeeded`,
+	} {
+		g.Expect(string(out)).To(MatchRegexp(want))
+	}
 }
