@@ -140,6 +140,9 @@ func TestMultiCloudPipelineWithOneJudgment(t *testing.T) {
 	}, "1s", "100ms").Should(Succeed())
 	g.Expect(p.backends()).To(ConsistOf(gcpOld, gcpNew))
 	g.Expect(a.healthyTargets()).To(Equal(6))
+	out, err := env.Kubectl("get", "servergroups", "-n", a.ns)
+	g.Expect(err).NotTo(HaveOccurred(), out)
+	t.Logf("kubectl get servergroups, waiting for the judgment:\n%s", out)
 
 	g.Expect(judge(env.Client, a.ns, "r1", `{"spec":{"judgments":{"go-no-go":{"decision":"Continue"}}}}`)).To(Succeed())
 	ex = waitPhase(g, a.ns, "r1", v1alpha1.ExecutionSucceeded)
