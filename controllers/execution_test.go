@@ -187,13 +187,14 @@ spec:
 	run(t, ns, "stop", "judged", nil)
 
 	ex := waitStagePhase(g, ns, "approve", "go-no-go", v1alpha1.StageWaitingForJudgment)
-	g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionRunning))
+	g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionAwaitingJudgment))
 	aw := condition(ex, v1alpha1.ConditionAwaitingJudgment)
 	g.Expect(aw.Status).To(Equal(metav1.ConditionTrue))
 	g.Expect(aw.Message).To(Equal("stage go-no-go waits for a judgment: Verify the canary scores (inputs: ship, hold)"))
+	g.Expect(ex.Status.Message).To(Equal(aw.Message))
 	out, err := env.Kubectl("-n", ns, "get", "executions", "approve", "--no-headers")
 	g.Expect(err).NotTo(HaveOccurred(), out)
-	g.Expect(strings.Fields(out)).To(HaveExactElements("approve", "judged", "Running", "go-no-go", "go-no-go", MatchRegexp(`^\d+s$`)))
+	g.Expect(strings.Fields(out)).To(HaveExactElements("approve", "judged", "AwaitingJudgment", "go-no-go", "go-no-go", "manual", MatchRegexp(`^\d+s$`)))
 
 	// A decision for "later", made before that stage starts, and one for a stage that is no judgment.
 	patch(t, ns, "approve", `{"spec":{"judgments":{"later":{"decision":"Continue"},"nope":{"decision":"Continue"}}}}`)

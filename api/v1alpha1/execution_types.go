@@ -156,17 +156,26 @@ type ExecutionSpec struct {
 }
 
 // ExecutionPhase is where a run is.
-// +kubebuilder:validation:Enum=Queued;Running;Succeeded;Failed;Canceled
+// +kubebuilder:validation:Enum=Queued;Running;AwaitingJudgment;Succeeded;Failed;Canceled
 type ExecutionPhase string
 
 // Execution phases.
 const (
-	ExecutionQueued    ExecutionPhase = "Queued"
-	ExecutionRunning   ExecutionPhase = "Running"
-	ExecutionSucceeded ExecutionPhase = "Succeeded"
-	ExecutionFailed    ExecutionPhase = "Failed"
-	ExecutionCanceled  ExecutionPhase = "Canceled"
+	ExecutionQueued  ExecutionPhase = "Queued"
+	ExecutionRunning ExecutionPhase = "Running"
+	// ExecutionAwaitingJudgment is a Running run of which a manual judgment waits for a decision, shown as
+	// such (kubectl get, Argo CD's Suspended) with status.message giving the instructions. It is Running in
+	// every other respect: see Running.
+	ExecutionAwaitingJudgment ExecutionPhase = "AwaitingJudgment"
+	ExecutionSucceeded        ExecutionPhase = "Succeeded"
+	ExecutionFailed           ExecutionPhase = "Failed"
+	ExecutionCanceled         ExecutionPhase = "Canceled"
 )
+
+// Running says whether the run has started and not finished: Running or AwaitingJudgment.
+func (p ExecutionPhase) Running() bool {
+	return p == ExecutionRunning || p == ExecutionAwaitingJudgment
+}
 
 // StagePhase is where a stage is.
 // +kubebuilder:validation:Enum=NotStarted;Running;WaitingForJudgment;Succeeded;Failed;FailedContinue;Skipped;Canceled

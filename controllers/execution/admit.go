@@ -131,7 +131,7 @@ func (r *Reconciler) ahead(ctx context.Context, ex *v1alpha1.Execution) (string,
 			continue
 		}
 		switch o.Status.Phase {
-		case v1alpha1.ExecutionRunning:
+		case v1alpha1.ExecutionRunning, v1alpha1.ExecutionAwaitingJudgment:
 			return fmt.Sprintf("waits for execution %s of pipeline %s to finish (limitConcurrent)", o.Name, ex.Spec.Pipeline), nil
 		case "", v1alpha1.ExecutionQueued:
 			if err := r.numbered(ctx, o); err != nil {

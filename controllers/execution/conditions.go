@@ -40,8 +40,15 @@ func summarize(ex *v1alpha1.Execution, msg string) {
 	} else {
 		status.Set(ex, ConditionInvalidJudgment, metav1.ConditionFalse, ReasonUnknownStage, "every judgment names a manual judgment stage")
 	}
+	if ex.Status.Phase.Running() {
+		// The engine's phase is Running; AwaitingJudgment only shows that a person is waited for.
+		ex.Status.Phase = v1alpha1.ExecutionRunning
+		if len(waiting) > 0 {
+			ex.Status.Phase = v1alpha1.ExecutionAwaitingJudgment
+		}
+	}
 	switch ex.Status.Phase {
-	case v1alpha1.ExecutionRunning:
+	case v1alpha1.ExecutionRunning, v1alpha1.ExecutionAwaitingJudgment:
 		what := "running stages " + ex.Status.CurrentStage
 		if len(waiting) > 0 {
 			what = "waiting for a judgment on " + ex.Status.AwaitingJudgment
@@ -63,7 +70,7 @@ func summarize(ex *v1alpha1.Execution, msg string) {
 		}
 	}
 	ex.Status.Message = status.Message(ex, v1alpha1.ConditionReady)
-	if len(waiting) > 0 && ex.Status.Phase == v1alpha1.ExecutionRunning {
+	if ex.Status.Phase == v1alpha1.ExecutionAwaitingJudgment {
 		ex.Status.Message = status.Message(ex, v1alpha1.ConditionAwaitingJudgment)
 	}
 }

@@ -41,7 +41,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, ex *v1alpha1.Execution
 	ctx, written := stages.AfterWrite(ctx)
 	var res engine.Result
 	switch ex.Status.Phase {
-	case v1alpha1.ExecutionRunning:
+	case v1alpha1.ExecutionRunning, v1alpha1.ExecutionAwaitingJudgment:
 		res = r.Engine.Step(ctx, ex, now, r.ensureFresh(read))
 	case "", v1alpha1.ExecutionQueued:
 		ex.Status.Phase = v1alpha1.ExecutionCanceled

@@ -25,7 +25,7 @@ func (r *Reconciler) report(ctx context.Context, read, ex *v1alpha1.Execution, r
 		executions.WithLabelValues(string(v1alpha1.ExecutionRunning)).Inc()
 		r.Recorder.Eventf(ex, nil, corev1.EventTypeNormal, "Started", "Start", "pipeline %s generation %d started with %d stages", ex.Spec.Pipeline, ex.Status.PipelineGeneration, len(ex.Status.Stages))
 	}
-	if p := ex.Status.Phase; p != read.Status.Phase && p != v1alpha1.ExecutionRunning {
+	if p := ex.Status.Phase; p != read.Status.Phase && !p.Running() {
 		executions.WithLabelValues(string(p)).Inc()
 		c := status.Message(ex, v1alpha1.ConditionReady)
 		switch p {

@@ -162,7 +162,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
-	if ex.Status.Phase == v1alpha1.ExecutionRunning {
+	if ex.Status.Phase.Running() {
 		res = r.Engine.Step(ctx, &ex, now, r.ensureFresh(read))
 		if errors.Is(res.Err, engine.ErrStale) {
 			// The cache has not caught up with our own last write; its watch event brings us back.

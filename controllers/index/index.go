@@ -40,7 +40,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 	if err := idx.IndexField(ctx, &v1alpha1.Execution{}, UnfinishedExecutionPipeline, func(o client.Object) []string {
 		ex := o.(*v1alpha1.Execution)
 		switch ex.Status.Phase {
-		case "", v1alpha1.ExecutionQueued, v1alpha1.ExecutionRunning:
+		case "", v1alpha1.ExecutionQueued, v1alpha1.ExecutionRunning, v1alpha1.ExecutionAwaitingJudgment:
 			return []string{ex.Spec.Pipeline}
 		}
 		return nil

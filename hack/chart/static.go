@@ -35,7 +35,7 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version | replace "+" "_" }}
 Gennaker {{ .Chart.AppVersion }} is installed in namespace {{ .Release.Namespace }}.
 
   kubectl -n {{ .Release.Namespace }} rollout status deployment/gennaker-controller-manager
-  kubectl get crds -l '!helm.sh/chart' | grep delivery.gennaker.io
+  kubectl get crds | grep delivery.gennaker.io
 {{- if not .Values.certManager.enable }}
 
 cert-manager is off: create the Secret webhook-server-cert (tls.crt, tls.key for

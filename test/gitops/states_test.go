@@ -137,8 +137,8 @@ func (w *world) serverGroup(name, account string, desired int32) *v1alpha1.Serve
 	}
 }
 
-// pipelines are the Pipelines the runs use: a gate (a manual judgment, then a soak), a long soak, a
-// quick one, one without runs, and one with a cycle only the controller sees.
+// pipelines are the Pipelines the runs use: a gate (a manual judgment, then a soak), a judgment alone, a
+// long soak, a quick one and one without runs.
 const pipelines = `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -150,6 +150,15 @@ spec:
   - name: go-no-go
     manualJudgment: {instructions: "Check the canary dashboard", inputs: [ship, hold]}
   - {name: soak, dependsOn: [go-no-go], wait: {duration: 0s}}
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: held}
+spec:
+  application: shop
+  stages:
+  - name: go-no-go
+    manualJudgment: {instructions: "Check the canary dashboard"}
 ---
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -270,6 +279,7 @@ spec:
 	w.run(t, "awaiting-judgment", "gate", nil)
 	w.run(t, "rejected", "gate", map[string]v1alpha1.Judgment{"go-no-go": {Decision: v1alpha1.DecisionStop, Comment: "error budget spent"}})
 	w.run(t, "running", "soak", nil)
+	w.run(t, "held-1", "held", nil)
 	w.run(t, "succeeded", "quick", nil)
 
 	w.create(t, w.serverGroup("shop-main-v000", w.account, 2))
@@ -286,7 +296,7 @@ spec:
 	}{{
 		states: []state{
 			{kind: "Execution", name: "awaiting-judgment", file: "awaiting_judgment.yaml",
-				reached: all(phase("Running"), conditionIs("AwaitingJudgment", "True")), wantStatus: status.InProgressStatus, wantHealth: "Suspended"},
+				reached: all(phase("AwaitingJudgment"), conditionIs("AwaitingJudgment", "True")), wantStatus: status.InProgressStatus, wantHealth: "Suspended"},
 			{kind: "Execution", name: "running", file: "running.yaml",
 				reached: all(phase("Running"), conditionIs("AwaitingJudgment", "False")), wantStatus: status.InProgressStatus, wantHealth: "Progressing"},
 			{kind: "Execution", name: "succeeded", file: "succeeded.yaml",
@@ -309,6 +319,8 @@ spec:
 				reached: all(conditionIs("Ready", "True"), lastRun("Succeeded")), wantStatus: status.CurrentStatus, wantHealth: "Healthy"},
 			{kind: "Pipeline", name: "soak", file: "last_run_running.yaml",
 				reached: all(conditionIs("Ready", "True"), lastRun("Running")), wantStatus: status.CurrentStatus, wantHealth: "Progressing"},
+			{kind: "Pipeline", name: "held", file: "last_run_awaiting_judgment.yaml",
+				reached: all(conditionIs("Ready", "True"), lastRun("AwaitingJudgment")), wantStatus: status.CurrentStatus, wantHealth: "Suspended"},
 			{kind: "Pipeline", name: "broken", file: "invalid.yaml",
 				reached: all(conditionIs("Ready", "False", v1alpha1.ReasonInvalid)), wantStatus: status.FailedStatus, wantHealth: "Degraded"},
 		},

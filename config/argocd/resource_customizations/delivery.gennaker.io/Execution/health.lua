@@ -37,7 +37,10 @@ if phase == "Succeeded" then
   hs.status = "Healthy"
 elseif phase == "Failed" or phase == "Canceled" then
   hs.status = "Degraded"
+elseif phase == "AwaitingJudgment" then
+  hs.status = "Suspended"
 elseif phase == "Running" then
+  -- An operator from before the AwaitingJudgment phase says so in a condition only.
   local waiting = condition("AwaitingJudgment")
   if waiting ~= nil and waiting.status == "True" then
     hs.status = "Suspended"

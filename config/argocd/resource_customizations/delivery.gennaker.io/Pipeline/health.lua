@@ -47,6 +47,8 @@ if last.phase == "Succeeded" then
   hs.status = "Healthy"
 elseif last.phase == "Failed" or last.phase == "Canceled" then
   hs.status = "Degraded"
+elseif last.phase == "AwaitingJudgment" then
+  hs.status = "Suspended"
 else
   hs.status = "Progressing"
 end

@@ -3,7 +3,7 @@
 local actions = {}
 
 local waiting = {}
-if obj.status ~= nil and obj.status.phase == "Running" and obj.status.stages ~= nil then
+if obj.status ~= nil and (obj.status.phase == "AwaitingJudgment" or obj.status.phase == "Running") and obj.status.stages ~= nil then
   for _, s in ipairs(obj.status.stages) do
     if s.phase == "WaitingForJudgment" then
       table.insert(waiting, s.name)

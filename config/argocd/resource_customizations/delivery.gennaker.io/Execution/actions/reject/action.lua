@@ -4,7 +4,7 @@ local decision = "Stop"
 local input = nil
 local judgment = actionParams["judgment"]
 local waiting = {}
-if obj.status ~= nil and obj.status.phase == "Running" and obj.status.stages ~= nil then
+if obj.status ~= nil and (obj.status.phase == "AwaitingJudgment" or obj.status.phase == "Running") and obj.status.stages ~= nil then
   for _, s in ipairs(obj.status.stages) do
     if s.phase == "WaitingForJudgment" then
       table.insert(waiting, s.name)
