@@ -69,8 +69,8 @@ func newWorld(t *testing.T) *world {
 	ns := env.Namespace(t)
 	sim := awssim.New(awssim.Options{
 		Keys: map[string]string{accessKeyID: secretKey},
-		// Slow enough that a rollout is seen in progress.
-		LaunchDelay: 2 * time.Second, TargetHealthyDelay: 2 * time.Second,
+		// Slow enough that a rollout is seen in progress, even on a loaded machine.
+		LaunchDelay: 3 * time.Second, TargetHealthyDelay: 3 * time.Second,
 		TerminateDelay: 100 * time.Millisecond, DeleteDelay: 200 * time.Millisecond,
 	})
 	sim.AddTargetGroup(targetGroup)
@@ -295,6 +295,9 @@ spec:
 		states []state
 	}{{
 		states: []state{
+			// First: it lasts only until the instances are healthy.
+			{kind: "ServerGroup", name: "shop-main-v000", file: "rolling_out.yaml",
+				reached: all(conditionIs("Healthy", "False"), conditionIs("Reconciling", "True")), wantStatus: status.InProgressStatus, wantHealth: "Progressing"},
 			{kind: "Execution", name: "awaiting-judgment", file: "awaiting_judgment.yaml",
 				reached: all(phase("AwaitingJudgment"), conditionIs("AwaitingJudgment", "True")), wantStatus: status.InProgressStatus, wantHealth: "Suspended"},
 			{kind: "Execution", name: "running", file: "running.yaml",
@@ -303,8 +306,6 @@ spec:
 				reached: all(phase("Succeeded")), wantStatus: status.CurrentStatus, wantHealth: "Healthy"},
 			{kind: "Execution", name: "rejected", file: "failed.yaml",
 				reached: all(phase("Failed")), wantStatus: status.FailedStatus, wantHealth: "Degraded"},
-			{kind: "ServerGroup", name: "shop-main-v000", file: "rolling_out.yaml",
-				reached: all(conditionIs("Healthy", "False"), conditionIs("Reconciling", "True")), wantStatus: status.InProgressStatus, wantHealth: "Progressing"},
 			{kind: "ServerGroup", name: "shop-main-v007", file: "not_owned.yaml",
 				reached: all(conditionIs("Ready", "False", v1alpha1.ReasonNotOwned)), wantStatus: status.FailedStatus, wantHealth: "Degraded"},
 			{kind: "ServerGroup", name: "shop-main-v008", file: "account_not_found.yaml",
