@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,6 +36,8 @@ type privateRegistry struct {
 	*httptest.Server
 	mu    sync.Mutex
 	calls map[string]int // by method and kind: "GET tags", "HEAD manifests", "GET ping"
+	// throttle, while set, answers the operator's requests 429 Too Many Requests.
+	throttle atomic.Bool
 }
 
 func newPrivateRegistry(t *testing.T, user, password string) *privateRegistry {
@@ -50,6 +54,10 @@ func newPrivateRegistry(t *testing.T, user, password string) *privateRegistry {
 			r.mu.Lock()
 			r.calls[req.Method+" "+kind]++
 			r.mu.Unlock()
+			if r.throttle.Load() {
+				http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`, http.StatusTooManyRequests)
+				return
+			}
 		}
 		if u, p, ok := req.BasicAuth(); !ok || u != user || p != password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
@@ -176,6 +184,10 @@ spec:
 		st := imageStatus(g)
 		g.Expect(st.Tag).To(Equal("1.1.0"))
 		g.Expect(st.Digest).To(Equal(digest))
+		var pl v1alpha1.Pipeline
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &pl)).To(Succeed())
+		g.Expect(meta.FindStatusCondition(pl.Status.Conditions, v1alpha1.ConditionReady).Message).To(MatchRegexp(
+			`the pipeline is valid; image trigger registry looked at \d{4}-.*Z: (started a run for the new tag 1\.1\.0|the newest matching tag is 1\.1\.0, already run)`))
 	}).Should(Succeed())
 
 	// The cost of a look that finds nothing new.
@@ -190,26 +202,37 @@ spec:
 	g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(1))
 	t.Logf("registry calls of one look with nothing new, for two Pipelines: %v (all calls so far: %v)", diffCounts(before, after), after)
 
+	// A throttled look says so, and the trigger fires again once the registry answers.
+	reg.throttle.Store(true)
+	g.Eventually(func(g Gomega) {
+		g.Expect(imageStatus(g).Message).To(ContainSubstring("429 Too Many Requests"))
+	}, "20s").Should(Succeed())
+	reg.throttle.Store(false)
+	digest3 := push(t, repo, "1.3.0", user, password)
+	g.Eventually(func(g Gomega) {
+		st := imageStatus(g)
+		g.Expect(st.Tag).To(Equal("1.3.0"))
+		g.Expect(st.Digest).To(Equal(digest3))
+	}, "30s").Should(Succeed())
+
 	// Pushed while the manager is down: one run once it is back, and no second one for 1.1.0.
 	stop()
-	digest2 := push(t, repo, "1.2.0", user, password)
+	digest2 := push(t, repo, "1.4.0", user, password)
 	restarted := time.Now()
 	env.StartManagerWith(t, manager)
 	g.Eventually(func(g Gomega) {
-		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(2))
-		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(2))
+		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(3))
+		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(3))
 	}, "30s").Should(Succeed())
 	t.Logf("restart to run start: %s", time.Since(restarted).Round(100*time.Millisecond))
-	var second *v1alpha1.Execution
+	var digests []string
 	for _, r := range runsOfPipeline(g, ns, "web") {
-		if r.Name != first.Name {
-			second = &r
-		}
+		digests = append(digests, r.Spec.Artifacts[0].Digest)
 	}
-	g.Expect(second.Spec.Artifacts[0].Digest).To(Equal(digest2))
+	g.Expect(digests).To(ConsistOf(digest, digest3, digest2))
 	g.Consistently(func(g Gomega) {
-		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(2))
-		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(2))
+		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(3))
+		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(3))
 	}, "6s").Should(Succeed())
 }
 

@@ -99,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			status.SetProgress(p, status.Stuck, v1alpha1.ReasonInvalid, invalid.Error())
 			return
 		}
-		status.Set(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonValid, "the pipeline is valid")
+		status.Set(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonValid, "the pipeline is valid"+imagesSeen(p))
 		// A valid pipeline is Current whatever its runs do: they are objects of their own.
 		status.SetProgress(p, status.Settled, v1alpha1.ReasonValid, "")
 	})

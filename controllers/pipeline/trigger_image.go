@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -48,6 +49,9 @@ func (r *Reconciler) runImageTrigger(ctx context.Context, pl *v1alpha1.Pipeline,
 	st.Image = img
 	match, _ := validation.ImageConstraint(tr.Image) // valid: runTriggers runs only for valid pipelines
 	switch {
+	case seen.Err != nil && trigger.Throttled(seen.Err):
+		img.Message = bounded(fmt.Sprintf("the registry throttles (429 Too Many Requests); looking again later: %v", seen.Err))
+		return
 	case seen.Err != nil:
 		img.Message = bounded(fmt.Sprintf("reading %s failed: %v", tr.Image.Repository, seen.Err))
 		return
@@ -82,6 +86,17 @@ func (r *Reconciler) runImageTrigger(ctx context.Context, pl *v1alpha1.Pipeline,
 	}
 	img.Tag, img.Digest = seen.Tag, seen.Digest
 	img.Message = fmt.Sprintf("started a run for the new tag %s", seen.Tag)
+}
+
+// imagesSeen is what Ready adds for the image triggers: when each last looked and what it saw.
+func imagesSeen(p *v1alpha1.Pipeline) string {
+	var b strings.Builder
+	for _, st := range p.Status.Triggers {
+		if im := st.Image; im != nil && im.LastCheckTime != nil {
+			fmt.Fprintf(&b, "; image trigger %s looked at %s: %s", st.Name, im.LastCheckTime.UTC().Format(time.RFC3339), im.Message)
+		}
+	}
+	return b.String()
 }
 
 // bounded cuts a message to the status field's 1024 bytes.

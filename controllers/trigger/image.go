@@ -223,7 +223,7 @@ func (im *Images) run(ctx context.Context, p *poller) {
 		if failed != nil {
 			failures++
 			wait = min(wait<<min(failures, 10), MaxImageBackoff)
-			logger.Info("could not read the repository; backing off", "error", failed.Error(), "retryIn", wait, "throttled", throttled(failed))
+			logger.Info("could not read the repository; backing off", "error", failed.Error(), "retryIn", wait, "throttled", Throttled(failed))
 		} else {
 			failures = 0
 		}
@@ -307,7 +307,10 @@ func (im *Images) puller(ctx context.Context, key pollKey, prev *remote.Puller, 
 	if t == nil {
 		t = remote.DefaultTransport
 	}
-	p, err := remote.NewPuller(remote.WithAuth(auth), remote.WithTransport(t), remote.WithUserAgent("gennaker"))
+	// One quick retry inside a look for a blip; a registry that keeps failing or throttles (429) is left
+	// alone until the next look, later each time (run's backoff), rather than asked again within seconds.
+	p, err := remote.NewPuller(remote.WithAuth(auth), remote.WithTransport(t), remote.WithUserAgent("gennaker"),
+		remote.WithRetryBackoff(remote.Backoff{Duration: time.Second, Factor: 2, Steps: 2}))
 	return p, version, err
 }
 
@@ -405,14 +408,14 @@ func lookResult(err error) string {
 	switch {
 	case err == nil:
 		return "ok"
-	case throttled(err):
+	case Throttled(err):
 		return "throttled"
 	}
 	return "error"
 }
 
-// throttled says whether the registry answered 429 Too Many Requests.
-func throttled(err error) bool {
+// Throttled says whether the registry answered 429 Too Many Requests.
+func Throttled(err error) bool {
 	var te *transport.Error
 	return errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests
 }
