@@ -166,7 +166,7 @@ func (s *Sim) put(w http.ResponseWriter, r *http.Request, rt route, ss *scaleSet
 	}
 	s.setModel(ss, model)
 	s.scale(ss, now)
-	op := s.startOperation(ss, rt.op, now, s.opts.OperationDelay, f)
+	op := s.startOperation(ss, rt.op, now, s.opts.OperationDelay, f, nil)
 	s.operationHeaders(w, r, op)
 	writeJSON(w, status, s.view(ss))
 	return nil
@@ -197,7 +197,7 @@ func (s *Sim) patch(w http.ResponseWriter, r *http.Request, rt route, ss *scaleS
 	ss.state = stateUpdating
 	s.setModel(ss, model)
 	s.scale(ss, now)
-	op := s.startOperation(ss, rt.op, now, s.opts.OperationDelay, f)
+	op := s.startOperation(ss, rt.op, now, s.opts.OperationDelay, f, nil)
 	s.operationHeaders(w, r, op)
 	writeJSON(w, http.StatusOK, s.view(ss))
 	return nil
@@ -220,8 +220,7 @@ func (s *Sim) delete(w http.ResponseWriter, r *http.Request, rt route, ss *scale
 		}
 	}
 	k := key(ss.group, ss.name)
-	op := s.startOperation(ss, rt.op, now, s.opts.DeleteDelay, nil)
-	op.apply = func(time.Time) { delete(s.scaleSets, k) }
+	op := s.startOperation(ss, rt.op, now, s.opts.DeleteDelay, nil, func(time.Time) { delete(s.scaleSets, k) })
 	s.operationHeaders(w, r, op)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -258,15 +257,14 @@ func (s *Sim) manualUpgrade(w http.ResponseWriter, r *http.Request, rt route, ss
 		ids = append(ids, id)
 	}
 	ss.state = stateUpdating
-	op := s.startOperation(ss, rt.op, now, s.opts.OperationDelay, f)
 	version, nics := ss.modelVersion, deepCopy(nicConfigs(ss.model))
-	op.apply = func(time.Time) {
+	op := s.startOperation(ss, rt.op, now, s.opts.OperationDelay, f, func(time.Time) {
 		for _, id := range ids {
 			if in := ss.instance(id); in != nil && in.state != stateDeleting {
 				in.modelVersion, in.nics = version, deepCopy(nics)
 			}
 		}
-	}
+	})
 	s.operationHeaders(w, r, op)
 	w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -312,11 +310,12 @@ func (s *Sim) scale(ss *scaleSet, now time.Time) {
 	}
 }
 
-// startOperation records an operation of ss that ends after d, Failed when f says so.
-func (s *Sim) startOperation(ss *scaleSet, kind string, now time.Time, d time.Duration, f *Fault) *operation {
+// startOperation records an operation of ss that ends after d, Failed when f says so; apply, if any,
+// runs when it succeeds.
+func (s *Sim) startOperation(ss *scaleSet, kind string, now time.Time, d time.Duration, f *Fault, apply func(time.Time)) *operation {
 	op := &operation{
 		id: s.newID(), location: strings.ToLower(str(ss.model["location"])), kind: kind, set: key(ss.group, ss.name),
-		start: now, doneAt: now.Add(d), status: "InProgress",
+		start: now, doneAt: now.Add(d), status: "InProgress", apply: apply,
 	}
 	if f != nil && f.FailOperation {
 		op.fail = f.operationError()

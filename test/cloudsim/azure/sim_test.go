@@ -360,3 +360,32 @@ func TestFaults(t *testing.T) {
 		t.Errorf("%d GETs recorded", len(times))
 	}
 }
+
+// With no delays, an operation is over with its request, and what it does is done: a deleted scale set
+// is gone, an upgraded instance is in its pool.
+func TestNoDelays(t *testing.T) {
+	clock := azuresim.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	sim := azuresim.New(azuresim.Options{SubscriptionID: sub, TenantID: tenant, ResourceGroups: []string{"rg"},
+		Clients: map[string]string{client: secret}, ProvisionDelay: -1, HealthyDelay: -1, DeleteDelay: -1, OperationDelay: -1, Now: clock.Now})
+	sim.AddBackendPool(pool)
+	srv := httptest.NewTLSServer(sim)
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, clock: clock, sim: sim, srv: srv}
+	_, body, _ := h.form("/"+tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secret}, "scope": {"x/.default"}})
+	h.token = body["access_token"].(string)
+
+	if status, _, _ := h.do(http.MethodPut, "web", scaleSet(2)); status != 201 {
+		t.Fatalf("PUT: %d", status)
+	}
+	h.do(http.MethodPatch, "web", `{"properties":{"virtualMachineProfile":{"networkProfile":{"networkInterfaceConfigurations":[{"name":"nic","properties":{"ipConfigurations":[{"name":"ip","properties":{"subnet":{"id":"`+subnet+`"},"loadBalancerBackendAddressPools":[{"id":"`+pool+`"}]}}]}}]}}}}`)
+	if status, body, _ := h.do(http.MethodPost, "web/manualupgrade", `{"instanceIds":["*"]}`); status != 202 {
+		t.Fatalf("manualupgrade: %d %v", status, body)
+	}
+	if m, hl := sim.PoolMembers(pool); m != 2 || hl != 2 {
+		t.Errorf("pool members %d, healthy %d", m, hl)
+	}
+	h.do(http.MethodDelete, "web", "")
+	if status, _, _ := h.do(http.MethodGet, "web", ""); status != 404 {
+		t.Errorf("GET after a DELETE without delay: %d", status)
+	}
+}
