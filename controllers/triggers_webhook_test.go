@@ -127,6 +127,18 @@ spec:
 		g.Expect(code).To(Equal(c.code), "%s: %v", reason, answer)
 		g.Expect(answer["error"]).To(ContainSubstring(c.says), reason)
 	}
+	// GitHub's ping when the webhook is set up is answered and starts nothing.
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"zen": "Keep it logically awesome."}`)))
+	g.Expect(err).NotTo(HaveOccurred())
+	mac := hmac.New(sha256.New, []byte("s3cr3t"))
+	mac.Write([]byte(`{"zen": "Keep it logically awesome."}`))
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-GitHub-Event", "ping")
+	req.Header.Set("X-GitHub-Delivery", "d-ping")
+	resp, err := http.DefaultClient.Do(req)
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
 	g.Expect(runNames(g, ns)).To(Equal([]string{name}), "a refused call started a run")
 
 	// A restarted manager has forgotten the deliveries it saw; the run's name still remembers.

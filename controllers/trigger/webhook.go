@@ -34,6 +34,8 @@ const (
 	HeaderDelivery  = "X-GitHub-Delivery"
 	// HeaderDeliveryID is the delivery header for callers that are not GitHub.
 	HeaderDeliveryID = "X-Delivery-ID"
+	// HeaderEvent is GitHub's event type; a ping starts nothing.
+	HeaderEvent = "X-GitHub-Event"
 )
 
 // DefaultMaxBody is the largest body a webhook trigger reads: CI payloads are a few KiB (GitHub caps its
@@ -51,8 +53,8 @@ const DefaultRemembered = 10000
 // Webhooks serves the webhook triggers of every Pipeline at /triggers/<namespace>/<pipeline>/<trigger>.
 // A call starts one run, or is refused with nothing started: 401 without a signature, 403 with a wrong
 // one, 413 for a body over MaxBody, 422 without a delivery ID, with a body that is not JSON or values that
-// do not render, 409 for a delivery ID already seen, 404 for a trigger that does not exist. The answer's
-// body is JSON: {"execution": name} or {"error": why}.
+// do not render, 409 for a delivery ID already seen, 404 for a trigger that does not exist; a signed GitHub
+// ping gets 200 and starts nothing. The answer's body is JSON: {"execution": name} or {"error": why}.
 type Webhooks struct {
 	// Client reads Pipelines (from the cache) and creates runs.
 	Client client.Client
@@ -147,6 +149,10 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 		return nil, r
 	}
 
+	// GitHub sends a ping, signed, when a webhook is set up: answered, and nothing started.
+	if req.Header.Get(HeaderEvent) == "ping" {
+		return nil, refuse(http.StatusOK, "pong: the signature matches; pings start nothing")
+	}
 	delivery := req.Header.Get(HeaderDelivery)
 	if delivery == "" {
 		delivery = req.Header.Get(HeaderDeliveryID)
