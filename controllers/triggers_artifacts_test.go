@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -58,4 +59,41 @@ spec:
 	err = env.Client.Patch(ctx, done, client.RawPatch(types.MergePatchType,
 		[]byte(`{"spec":{"artifacts":[{"type":"DockerImage","reference":"registry.example.com/shop/web:9.9.9"}]}}`)))
 	g.Expect(err).To(MatchError(ContainSubstring("artifacts are immutable")))
+}
+
+// TestDeployTakesTheTriggerArtifact deploys the image the run's artifact names, as an image or webhook
+// trigger's run would: the new ServerGroup runs trigger.artifact.reference.
+func TestDeployTakesTheTriggerArtifact(t *testing.T) {
+	g := testenv.NewWithT(t)
+	a := setupAWS(t, true)
+	ctx := context.Background()
+	apply(t, a.ns, fmt.Sprintf(`
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: ship}
+spec:
+  application: shop
+  stages:
+  - name: deploy
+    deploy:
+      clusters:
+      - account: %s
+        region: us-east-1
+        stack: main
+        capacity: {min: 1, max: 1, desired: 1}
+        strategy: None
+        aws:
+          imageID: "${ trigger.artifact.reference }"
+          instanceType: m7g.large
+          targetGroupARNs: [%s]
+          subnetIDs: [subnet-0a]
+`, a.account, targetGroup))
+	g.Expect(env.Client.Create(ctx, &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "ship-1"},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: "ship", Artifacts: []v1alpha1.Artifact{
+			{Type: v1alpha1.ArtifactMachineImage, Reference: "ami-0000000000000abcd", Version: "2026.12.03"}}},
+	})).To(Succeed())
+	waitPhase(g, a.ns, "ship-1", v1alpha1.ExecutionSucceeded)
+	sg := getGroup(g, a.ns, "shop-main-v000")
+	g.Expect(sg.Spec.AWS.ImageID).To(Equal("ami-0000000000000abcd"))
 }
