@@ -250,20 +250,24 @@ func (im *Images) liveInterests(ctx context.Context, p *poller) map[string]inter
 	im.mu.Unlock()
 	// A Pipeline deleted, or whose trigger no longer watches this repository with these credentials, is
 	// dropped here: its reconciler is not called again to say so.
+	var dropped []string
 	for ik, in := range candidates {
 		var pl v1alpha1.Pipeline
 		err := im.Cache.Get(ctx, in.pipeline, &pl)
 		if apierrors.IsNotFound(err) || err == nil && !watches(&pl, in.index, p.key) {
-			delete(candidates, ik)
+			dropped = append(dropped, ik)
 		}
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	for ik := range p.interests {
-		if _, ok := candidates[ik]; !ok {
-			delete(p.interests, ik)
-			delete(p.seen, ik)
-		}
+	// Only those looked at: an interest a Watch added meanwhile stays.
+	for _, ik := range dropped {
+		delete(p.interests, ik)
+		delete(p.seen, ik)
+	}
+	candidates = make(map[string]interest, len(p.interests))
+	for k, v := range p.interests {
+		candidates[k] = v
 	}
 	if len(p.interests) == 0 {
 		p.running = false
