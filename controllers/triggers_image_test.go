@@ -234,6 +234,16 @@ spec:
 		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(3))
 		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(3))
 	}, "6s").Should(Succeed())
+
+	// Once no Pipeline watches the repository, the poller stops (after at most one more look).
+	for _, name := range []string{"web", "web-canary"} {
+		g.Expect(env.Client.Delete(ctx, &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).To(Succeed())
+	}
+	var calls map[string]int
+	g.Eventually(func(g Gomega) {
+		calls = reg.counts()
+		g.Consistently(reg.counts, "6s", "1s").Should(Equal(calls))
+	}, "20s").Should(Succeed())
 }
 
 func diffCounts(before, after map[string]int) map[string]int {
