@@ -123,6 +123,17 @@ func wrap(op string, err error) error {
 // trim keeps of an ARM error its status, code and message: azcore's own message repeats the request and
 // the whole response body over many lines, which is too much for a condition.
 func trim(err error) error {
+	var ae *azidentity.AuthenticationFailedError
+	if errors.As(err, &ae) && ae.RawResponse != nil {
+		// Entra's OAuth error, whose description never carries the secret.
+		var doc struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if body, perr := runtime.Payload(ae.RawResponse); perr == nil && json.Unmarshal(body, &doc) == nil && doc.Error != "" {
+			return &authError{status: ae.RawResponse.StatusCode, code: doc.Error, message: doc.Description, err: ae}
+		}
+	}
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) {
 		return err
@@ -169,6 +180,19 @@ func (e *armError) Error() string {
 }
 
 func (e *armError) Unwrap() error { return e.err }
+
+// authError is Entra ID's refusal of a token request, in one line.
+type authError struct {
+	status        int
+	code, message string
+	err           *azidentity.AuthenticationFailedError
+}
+
+func (e *authError) Error() string {
+	return fmt.Sprintf("Entra ID refused the token request: %d %s: %s", e.status, e.code, e.message)
+}
+
+func (e *authError) Unwrap() error { return e.err }
 
 // invalid is an InvalidRequest error found before any call.
 func invalid(op, msg string) error {

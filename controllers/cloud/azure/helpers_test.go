@@ -186,3 +186,27 @@ func wantReason(t *testing.T, what string, err error, want cloud.Reason) {
 func azuresimFault(op string, status int, code string, failOperation bool) azuresim.Fault {
 	return azuresim.Fault{Op: op, Status: status, Code: code, FailOperation: failOperation}
 }
+
+// azuresimNew is a second simulator that also accepts the federated tokens given.
+func azuresimNew(e *env, federated map[string]string) *httptest.Server {
+	sim := azuresim.New(azuresim.Options{
+		SubscriptionID: subscription, TenantID: tenant, ResourceGroups: []string{resourceGroup},
+		Clients: map[string]string{clientID: secretValue}, Federated: federated,
+	})
+	srv := httptest.NewTLSServer(sim)
+	e.t.Cleanup(srv.Close)
+	return srv
+}
+
+// connectTo connects to another simulator's server with acct's settings.
+func (e *env) connectTo(srv *httptest.Server, acct *v1alpha1.CloudAccount) cloud.Client {
+	e.t.Helper()
+	a := acct.DeepCopy()
+	a.Spec.Azure.Endpoint = v1alpha1.Endpoint(srv.URL)
+	p := &azureprovider.Provider{HTTPClient: srv.Client(), RetryDelay: time.Millisecond}
+	c, err := p.Connect(e.ctx, a, cloud.Credentials{})
+	if err != nil {
+		e.t.Fatalf("Connect: %v", err)
+	}
+	return c
+}

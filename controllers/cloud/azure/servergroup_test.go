@@ -2,6 +2,7 @@ package azure_test
 
 import (
 	"maps"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,37 @@ func TestFaults(t *testing.T) {
 	}
 	if n := e.sim.Calls()["VirtualMachineScaleSets.Get"]; n < 2 {
 		t.Errorf("%d gets: the 429 was not retried", n)
+	}
+}
+
+// A refused client secret is one line naming Entra's error, not the request and response dump.
+func TestRefusedSecretIsOneLine(t *testing.T) {
+	e := newEnv(t)
+	c := e.connect(account(e.srv.URL), cloud.NewCredentials([]byte("not-the-secret")))
+	_, err := c.Verify(e.ctx)
+	wantReason(t, "Verify", err, cloud.AccessDenied)
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "invalid_client") || strings.Contains(msg, "not-the-secret") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+// A Workload account uses Azure workload identity: the federated token file is exchanged for a token.
+func TestWorkloadIdentity(t *testing.T) {
+	e := newEnv(t)
+	file := t.TempDir() + "/token"
+	if err := os.WriteFile(file, []byte("federated-jwt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AZURE_FEDERATED_TOKEN_FILE", file)
+	acct := account(e.srv.URL)
+	acct.Spec.Credentials = v1alpha1.Credentials{Source: v1alpha1.CredentialSourceWorkload}
+	c := e.connect(acct, cloud.Credentials{})
+	_, err := c.Verify(e.ctx)
+	wantReason(t, "Verify without a federated identity", err, cloud.AccessDenied)
+
+	sim := azuresimNew(e, map[string]string{clientID: "federated-jwt"})
+	c = e.connectTo(sim, acct)
+	if _, err := c.Verify(e.ctx); err != nil {
+		t.Fatalf("Verify with workload identity: %v", err)
 	}
 }
