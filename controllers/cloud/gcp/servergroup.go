@@ -125,7 +125,8 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 	if sg.Spec.GCP != nil {
 		services = sg.Spec.GCP.BackendServices
 	}
-	o.Traffic, err = c.trafficOf(ctx, g, sg, services)
+	var inAll bool
+	o.Traffic, inAll, err = c.trafficOf(ctx, g, sg, services)
 	if err != nil {
 		return cloud.Observation{}, err
 	}
@@ -143,7 +144,7 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 	o.Instances.Running = int32(len(running))
 	// why holds, for each running instance a load balancer finds unhealthy, the reason.
 	why := map[string]string{}
-	byBackend := o.Traffic == v1alpha1.TrafficEnabled && len(services) > 0 && len(running) > 0
+	byBackend := inAll && len(running) > 0
 	if byBackend {
 		for _, id := range running {
 			why[id] = ""
@@ -219,25 +220,38 @@ func leaving(in *computepb.ManagedInstance) bool {
 	return false
 }
 
-// trafficOf says whether the group takes traffic: it is a backend of every backend service of the spec.
-// A group with no backend services has no load balancer to be in or out of: its traffic is the spec's.
-func (c *Client) trafficOf(ctx context.Context, g *computepb.InstanceGroupManager, sg *v1alpha1.ServerGroup, services []string) (v1alpha1.Traffic, error) {
+// trafficOf says whether the group takes traffic: Enabled when it is a backend of every backend service
+// of the spec, Disabled when of none. SetTraffic changes one service per call, so between the two it is
+// half done: that is reported as the opposite of the spec's traffic, so that the controller goes on.
+// inAll says whether it is a backend of every one (its instances' health is then theirs). A group with no
+// backend services has no load balancer to be in or out of: its traffic is the spec's.
+func (c *Client) trafficOf(ctx context.Context, g *computepb.InstanceGroupManager, sg *v1alpha1.ServerGroup, services []string) (t v1alpha1.Traffic, inAll bool, err error) {
 	if len(services) == 0 {
 		if sg.Spec.Traffic == v1alpha1.TrafficDisabled {
-			return v1alpha1.TrafficDisabled, nil
+			return v1alpha1.TrafficDisabled, false, nil
 		}
-		return v1alpha1.TrafficEnabled, nil
+		return v1alpha1.TrafficEnabled, false, nil
 	}
+	in := 0
 	for _, name := range services {
 		bs, err := c.getBackendService(ctx, name)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
-		if backendIndex(bs, g.GetInstanceGroup()) < 0 {
-			return v1alpha1.TrafficDisabled, nil
+		if backendIndex(bs, g.GetInstanceGroup()) >= 0 {
+			in++
 		}
 	}
-	return v1alpha1.TrafficEnabled, nil
+	switch {
+	case in == len(services):
+		return v1alpha1.TrafficEnabled, true, nil
+	case in == 0:
+		return v1alpha1.TrafficDisabled, false, nil
+	case sg.Spec.Traffic == v1alpha1.TrafficDisabled:
+		return v1alpha1.TrafficEnabled, false, nil
+	default:
+		return v1alpha1.TrafficDisabled, false, nil
+	}
 }
 
 // listInstances lists the group's managed instances.

@@ -321,3 +321,39 @@ func TestTemplateFromATeamTemplate(t *testing.T) {
 		t.Fatalf("templates %v", e.sim.Templates())
 	}
 }
+
+// SetTraffic changes one backend service per call: with two, a group in one of them only is reported as
+// the opposite of the spec's traffic, so that the controller calls SetTraffic again, both ways.
+func TestTrafficOverTwoBackendServices(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	e.sim.AddBackendService("shop-api")
+	sg := serverGroup("shop-main-v001", 1)
+	sg.Spec.GCP.BackendServices = []string{backendName, "shop-api"}
+	e.create(c, sg)
+	in := func() (n int) {
+		for _, name := range sg.Spec.GCP.BackendServices {
+			if bs, _ := e.sim.BackendService(name); len(bs.Groups) == 1 {
+				n++
+			}
+		}
+		return n
+	}
+	for _, step := range []struct {
+		want     v1alpha1.Traffic
+		observed []v1alpha1.Traffic // after each SetTraffic call
+		in       []int
+	}{
+		{v1alpha1.TrafficEnabled, []v1alpha1.Traffic{v1alpha1.TrafficDisabled, v1alpha1.TrafficEnabled}, []int{1, 2}},
+		{v1alpha1.TrafficDisabled, []v1alpha1.Traffic{v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled}, []int{1, 0}},
+	} {
+		sg.Spec.Traffic = step.want
+		for i, want := range step.observed {
+			e.must(c, sg)(c.SetTraffic(e.ctx, sg, step.want))
+			o, err := c.Observe(e.ctx, sg)
+			if err != nil || o.Traffic != want || in() != step.in[i] {
+				t.Fatalf("setting %s, call %d: observed %s (%v), in %d backend services; want %s, in %d", step.want, i+1, o.Traffic, err, in(), want, step.in[i])
+			}
+		}
+	}
+}
