@@ -97,3 +97,30 @@ spec:
 	sg := getGroup(g, a.ns, "shop-main-v000")
 	g.Expect(sg.Spec.AWS.ImageID).To(Equal("ami-0000000000000abcd"))
 }
+
+// TestTriggerShapeIsChecked applies Pipelines whose triggers the schema refuses, and reads the reasons a
+// user would: each names the field.
+func TestTriggerShapeIsChecked(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	for reason, c := range map[string]struct {
+		trigger v1alpha1.Trigger
+		says    string
+	}{
+		"two types": {v1alpha1.Trigger{Name: "t", Cron: &v1alpha1.CronTrigger{Schedule: "@hourly"},
+			Pipeline: &v1alpha1.PipelineTrigger{Pipeline: "build"}}, "exactly one of cron, webhook, pipeline or image must be set"},
+		"none": {v1alpha1.Trigger{Name: "t"}, "exactly one of cron, webhook, pipeline or image must be set"},
+		"no name": {v1alpha1.Trigger{Pipeline: &v1alpha1.PipelineTrigger{Pipeline: "build"}},
+			"spec.triggers[0].name: Invalid value: name is required for webhook, pipeline and image triggers"},
+		"semver and regex": {v1alpha1.Trigger{Name: "t", Image: &v1alpha1.ImageTrigger{Repository: "r.example.com/x", Semver: "^1", Regex: "."}},
+			"spec.triggers[0].image.semver: Invalid value: exactly one of semver or regex must be set"},
+	} {
+		pl := &v1alpha1.Pipeline{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shape"},
+			Spec: v1alpha1.PipelineSpec{Application: "shop", Triggers: []v1alpha1.Trigger{c.trigger},
+				Stages: []v1alpha1.Stage{{Name: "w", StageType: v1alpha1.StageType{Wait: &v1alpha1.WaitStage{Duration: "1s"}}}}},
+		}
+		g.Expect(env.Client.Create(ctx, pl)).To(MatchError(ContainSubstring(c.says)), reason)
+	}
+}
