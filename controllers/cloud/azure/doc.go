@@ -28,7 +28,8 @@
 //
 // A Uniform scale set named after the ServerGroup, in spec.region: sku.name = spec.azure.vmSize,
 // sku.capacity = capacity.desired, the image spec.azure.imageID, one NIC with one IP configuration in
-// spec.azure.subnetID, upgrade policy Manual (the operator decides when instances take a new model), and
+// spec.azure.subnetID, upgrade policy Manual (the operator decides when instances take a new model), no
+// overprovisioning (the instances observed are the capacity), and
 // the Application Health extension (ApplicationHealthLinux, TCP port 80) so that each instance has a
 // vmHealth. A scale set has no min and max: the ServerGroup's are kept in the tags gennaker.io_capacity-min
 // and -max, written with sku.capacity in one PATCH by UpdateCapacity.

@@ -236,6 +236,8 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha
 		Properties: &armcompute.VirtualMachineScaleSetProperties{
 			OrchestrationMode: to(armcompute.OrchestrationModeUniform),
 			UpgradePolicy:     &armcompute.UpgradePolicy{Mode: to(armcompute.UpgradeModeManual)},
+			// No extra instances made and dropped on a scale-out: the instances observed are the capacity.
+			Overprovision: to(false),
 			VirtualMachineProfile: &armcompute.VirtualMachineScaleSetVMProfile{
 				StorageProfile: &armcompute.VirtualMachineScaleSetStorageProfile{
 					ImageReference: &armcompute.ImageReference{ID: to(spec.ImageID)},
