@@ -280,3 +280,32 @@ func TestWorkloadIdentity(t *testing.T) {
 		t.Fatalf("Verify with workload identity: %v", err)
 	}
 }
+
+// A scale set left by an earlier ServerGroup of the same namespace and name is adopted when asked: its
+// owner tags are rewritten in one PATCH, its capacity bounds kept.
+func TestAdopt(t *testing.T) {
+	e := newEnv(t)
+	old := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 2)
+	old.UID = "uid-earlier"
+	op, err := e.client.Create(e.ctx, old)
+	e.do("Create", old, op, err)
+
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 2)
+	if _, err := e.client.Adopt(e.ctx, sg); cloud.ReasonOf(err) != cloud.NotOwned {
+		t.Fatalf("Adopt without the annotation: %v", err)
+	}
+	sg.Annotations = map[string]string{v1alpha1.AnnotationAdopt: sg.Name}
+	e.sim.ResetCalls()
+	op, err = e.client.Adopt(e.ctx, sg)
+	e.do("Adopt", sg, op, err)
+	if w := writes(e.sim.Calls()); !maps.Equal(w, map[string]int{"VirtualMachineScaleSets.Update": 1}) {
+		t.Errorf("Adopt wrote %v", w)
+	}
+	o := e.observe(sg)
+	if o.Owner != cloud.OwnerOf(sg) || o.Capacity != old.Spec.Capacity {
+		t.Errorf("after Adopt: owner %v, capacity %+v", o.Owner, o.Capacity)
+	}
+	if op, err := e.client.Adopt(e.ctx, sg); op != nil || err != nil {
+		t.Errorf("Adopt of a scale set that is the ServerGroup's already: %+v, %v", op, err)
+	}
+}
