@@ -38,7 +38,8 @@
 //
 // A group takes traffic (Enabled) when it is a backend of every spec.gcp.backendServices entry (global
 // backend services, by name or URL), and none (Disabled) when it is a backend of none; in between it is
-// reported as the opposite of spec.traffic, so that the controller calls SetTraffic again. Enabling adds it to the first one that lacks it, disabling removes
+// reported as the opposite of spec.traffic, so that the controller calls SetTraffic again. A backend
+// service that no longer exists (404) is one the group is not in: disabling and deleting go on. Enabling adds it to the first one that lacks it, disabling removes
 // it from the first one that has it, one backend service per call: a read-modify-write of the whole
 // backend service (backendServices.update, since the SDK drops an empty backend list from a patch) with
 // the fingerprint read, so a change someone else made in between is refused with 412 and not lost; the

@@ -235,6 +235,9 @@ func (c *Client) trafficOf(ctx context.Context, g *computepb.InstanceGroupManage
 	in := 0
 	for _, name := range services {
 		bs, err := c.getBackendService(ctx, name)
+		if cloud.IsNotFound(err) {
+			continue // a group is no backend of a service that is gone
+		}
 		if err != nil {
 			return "", false, err
 		}
@@ -546,6 +549,9 @@ func (c *Client) setTraffic(ctx context.Context, g *computepb.InstanceGroupManag
 	for _, name := range services {
 		for try := 0; ; try++ {
 			bs, err := c.getBackendService(ctx, name)
+			if !in && cloud.IsNotFound(err) {
+				break // gone, so not a backend: nothing to take the group out of (and Delete is not stuck)
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -357,3 +357,43 @@ func TestTrafficOverTwoBackendServices(t *testing.T) {
 		}
 	}
 }
+
+// A backend service deleted by someone else is one the group is not in: it is observed out of it,
+// disabled without error, and deleted (not stuck on a 404); enabling into it is refused, naming it.
+func TestBackendServiceDeletedBehindOurBack(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	e.sim.AddBackendService("shop-api")
+	sg := serverGroup("shop-main-v001", 1)
+	sg.Spec.GCP.BackendServices = []string{"shop-api", backendName}
+	e.create(c, sg)
+	sg.Spec.Traffic = v1alpha1.TrafficEnabled
+	for range 2 {
+		e.must(c, sg)(c.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled))
+	}
+	if !e.sim.RemoveBackendService("shop-api") {
+		t.Fatal("no backend service shop-api")
+	}
+	if o, err := c.Observe(e.ctx, sg); err != nil || o.Traffic != v1alpha1.TrafficDisabled {
+		t.Fatalf("observed %+v, %v; want Disabled (out of the service that is gone)", o, err)
+	}
+	if _, err := c.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled); !cloud.IsNotFound(err) || !strings.Contains(err.Error(), "shop-api") {
+		t.Fatalf("enabling into a deleted backend service: %v; want NotFound naming it", err)
+	}
+	for i := 0; ; i++ {
+		gone, op, err := c.Delete(e.ctx, sg)
+		if err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if gone {
+			break
+		}
+		if i > 4 {
+			t.Fatal("Delete never says gone")
+		}
+		e.must(c, sg)(op, nil)
+	}
+	if bs, _ := e.sim.BackendService(backendName); len(bs.Groups) != 0 || len(e.sim.Groups()) != 0 {
+		t.Fatalf("left behind: backends %v, groups %v", bs.Groups, e.sim.Groups())
+	}
+}

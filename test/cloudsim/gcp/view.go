@@ -180,3 +180,14 @@ func (s *Sim) SetTargetSize(name string, size int32) bool {
 	}
 	return false
 }
+
+// RemoveBackendService deletes a backend service as someone else would, with
+// its backends, outside the API counters.
+func (s *Sim) RemoveBackendService(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.opts.Projects[0] + "/" + name
+	_, ok := s.backendServices[k]
+	delete(s.backendServices, k)
+	return ok
+}
