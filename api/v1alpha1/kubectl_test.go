@@ -39,7 +39,7 @@ func TestSamplesApply(t *testing.T) {
 // TestPrinterColumns checks the columns of `kubectl get` and the short names.
 func TestPrinterColumns(t *testing.T) {
 	cases := map[string][]string{
-		"ex": {"NAME", "PIPELINE", "PHASE", "STAGE", "WAITING", "AGE"},
+		"ex": {"NAME", "PIPELINE", "PHASE", "STAGE", "WAITING", "TRIGGER", "AGE"},
 		"sg": {"NAME", "ACCOUNT", "REGION", "DESIRED", "HEALTHY", "TRAFFIC", "READY", "AGE"},
 		"pl": {"NAME", "STAGES", "LAST-RUN", "READY", "AGE"},
 		"ca": {"NAME", "PROVIDER", "READY", "IN-USE", "AGE"},
