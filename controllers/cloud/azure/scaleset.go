@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -501,6 +502,10 @@ func started[T any](action string, p *runtime.Poller[T]) (*v1alpha1.CloudOperati
 // observes the group afresh.
 func (c *Client) Operation(ctx context.Context, sg *v1alpha1.ServerGroup, op v1alpha1.CloudOperation) (bool, error) {
 	tok := op.ID
+	if err := c.checkToken(tok); err != nil {
+		// Done, so that the caller forgets it: polling it would hand the ARM token to whoever wrote it.
+		return true, err
+	}
 	switch tokenType(tok) {
 	case "VirtualMachineScaleSetsClientCreateOrUpdateResponse":
 		p, err := c.sets.BeginCreateOrUpdate(ctx, c.group, sg.Name, armcompute.VirtualMachineScaleSet{},
@@ -519,6 +524,40 @@ func (c *Client) Operation(ctx context.Context, sg *v1alpha1.ServerGroup, op v1a
 		return pollOnce(ctx, op.Action, p, err)
 	}
 	return true, nil
+}
+
+// checkToken refuses a resume token that would send a request, with the ARM bearer token azcore attaches
+// to every poll, anywhere but this account's subscription on its Resource Manager endpoint. The token
+// comes from status.operation, which anyone allowed to patch a ServerGroup's status can write. Every
+// string in it that is a URL, or is named like one, must have the endpoint's scheme and host and a path
+// under /subscriptions/<subscriptionID>/ (which the Microsoft.Compute operation URLs are too).
+func (c *Client) checkToken(tok string) error {
+	const op = "Operation"
+	var t struct {
+		Token map[string]any `json:"token"`
+	}
+	if json.Unmarshal([]byte(tok), &t) != nil || t.Token == nil {
+		return nil // not a poller's token: Operation calls it done without a request
+	}
+	base, err := url.Parse(c.raw.Endpoint())
+	if err != nil {
+		return wrap(op, err)
+	}
+	prefix := "/subscriptions/" + strings.ToLower(c.subscription) + "/"
+	for k, v := range t.Token {
+		s, ok := v.(string)
+		if !ok || s == "" || !strings.HasSuffix(strings.ToLower(k), "url") && !strings.Contains(s, "://") {
+			continue
+		}
+		u, err := url.Parse(s)
+		refuse := err != nil || u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) ||
+			!strings.HasPrefix(strings.ToLower(u.Path), prefix) || slices.Contains(strings.Split(u.Path, "/"), "..")
+		if refuse {
+			return invalid(op, fmt.Sprintf("status.operation.id: its %s is not under %s%s on the account's Resource Manager endpoint; the operation is dropped and the group observed afresh",
+				k, strings.TrimSuffix(c.raw.Endpoint(), "/"), prefix))
+		}
+	}
+	return nil
 }
 
 // pollOnce polls p once and, when it has ended, reads its outcome.
