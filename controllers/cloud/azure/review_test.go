@@ -59,3 +59,57 @@ func TestOperationTokenElsewhereIsRefused(t *testing.T) {
 		t.Fatalf("the real operation: %v", err)
 	}
 }
+
+// Disabling takes the group out of its spec's pools only: a pool someone else put the NICs in (an
+// outbound rule's, for SNAT) stays, and does not count as traffic.
+func TestTrafficKeepsForeignPool(t *testing.T) {
+	e := newEnv(t)
+	const snat = "/subscriptions/" + subscription + "/resourceGroups/net/providers/Microsoft.Network/loadBalancers/out/backendAddressPools/snat"
+	e.sim.AddBackendPool(snat)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 2)
+	// Made in both pools, as if someone had added the SNAT pool to what gennaker made.
+	made := sg.DeepCopy()
+	made.Spec.Azure.BackendAddressPoolIDs = []string{poolA, snat}
+	op, err := e.client.Create(e.ctx, made)
+	e.do("Create", sg, op, err)
+	e.clock.Advance(provisionDelay + healthyDelay)
+	if got := e.observe(sg).Traffic; got != v1alpha1.TrafficEnabled {
+		t.Fatalf("traffic %s after Create", got)
+	}
+
+	for range 2 { // the model, then the instances
+		op, err = e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficDisabled)
+		e.do("SetTraffic", sg, op, err)
+	}
+	if got := e.observe(sg).Traffic; got != v1alpha1.TrafficDisabled {
+		t.Errorf("traffic %s after disabling, in the SNAT pool only", got)
+	}
+	if m, _ := e.sim.PoolMembers(poolA); m != 0 {
+		t.Errorf("%d instances left in pool A", m)
+	}
+	if m, _ := e.sim.PoolMembers(snat); m != 2 {
+		t.Errorf("the SNAT pool holds %d instances after disabling, want 2", m)
+	}
+	if v := e.scaleSet(sg.Name); len(v.Pools) != 1 || v.Pools[0] != snat {
+		t.Errorf("model pools %v after disabling, want the SNAT pool only", v.Pools)
+	}
+
+	for range 2 {
+		op, err = e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled)
+		e.do("SetTraffic", sg, op, err)
+	}
+	if got := e.observe(sg).Traffic; got != v1alpha1.TrafficEnabled {
+		t.Errorf("traffic %s after enabling", got)
+	}
+	if a, _ := e.sim.PoolMembers(poolA); a != 2 {
+		t.Errorf("pool A holds %d instances after enabling", a)
+	}
+	if m, _ := e.sim.PoolMembers(snat); m != 2 {
+		t.Errorf("the SNAT pool holds %d instances after enabling, want 2", m)
+	}
+	// Idempotent: nothing left to write.
+	e.sim.ResetCalls()
+	if op, err := e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled); op != nil || err != nil {
+		t.Errorf("SetTraffic to the current state: %+v, %v", op, err)
+	}
+}

@@ -175,9 +175,10 @@ func vmHealth(p *armcompute.VirtualMachineScaleSetVMProperties) string {
 
 // trafficOf says whether the group takes traffic, from what its instances run with: Enabled when the
 // model's NIC IP configurations list every pool of the spec and so does every instance's. When the model
-// has no pool left but an instance still runs in one (SetTraffic Disabled half way, before
-// updateInstances), the group still takes traffic: Enabled. Anything else is Disabled. A spec without
-// backendAddressPoolIDs has no load balancer to be in: its traffic is the spec's.
+// has none of the spec's pools left but an instance still runs in one (SetTraffic Disabled half way,
+// before updateInstances), the group still takes traffic: Enabled. Anything else is Disabled. Only the
+// spec's pools count: a pool someone else added (an outbound rule's, for SNAT) is not traffic. A spec
+// without backendAddressPoolIDs has no load balancer to be in: its traffic is the spec's.
 func trafficOf(sg *v1alpha1.ServerGroup, ss *armcompute.VirtualMachineScaleSet, vms []*armcompute.VirtualMachineScaleSetVM) v1alpha1.Traffic {
 	var want []string
 	if sg.Spec.Azure != nil {
@@ -194,12 +195,12 @@ func trafficOf(sg *v1alpha1.ServerGroup, ss *armcompute.VirtualMachineScaleSet, 
 	for _, vm := range vms {
 		pools := poolsOf(vmNICs(vm))
 		all = all && containsAll(pools, want)
-		some = some || len(pools) > 0
+		some = some || containsAny(pools, want)
 	}
 	switch {
 	case containsAll(model, want) && all:
 		return v1alpha1.TrafficEnabled
-	case len(model) == 0 && some:
+	case !containsAny(model, want) && some:
 		return v1alpha1.TrafficEnabled
 	}
 	return v1alpha1.TrafficDisabled
@@ -341,7 +342,8 @@ func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, w
 
 // SetTraffic puts the scale set in its backend pools or takes it out, one step per call: first the
 // model's NIC IP configurations (a PATCH), then, once that is done, the instances that do not run with
-// the model yet (updateInstances). Disabled takes the instances out of every backend pool.
+// the model yet (updateInstances). Only the spec's backendAddressPoolIDs are added or removed: Enabled is
+// all of them, Disabled none, and any other pool the NICs are in stays.
 func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) (*v1alpha1.CloudOperation, error) {
 	const op = "SetTraffic"
 	spec, err := azureSpec(op, sg)
@@ -363,7 +365,7 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 		if t == v1alpha1.TrafficEnabled {
 			return containsAll(pools, want)
 		}
-		return len(pools) == 0
+		return !containsAny(pools, want)
 	}
 	if !inModel(modelPools(ss)) {
 		nics, err := updateNICs(ss, want, t)
@@ -399,7 +401,8 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 }
 
 // updateNICs is the scale set's NIC configurations with the backend pools of traffic t: want added to the
-// primary IP configuration for Enabled, every pool removed for Disabled. The rest of each configuration is
+// primary IP configuration for Enabled, want removed from every IP configuration for Disabled; other
+// pools stay. The rest of each configuration is
 // carried over as the scale set has it (through JSON, the two SDK types having the same wire form),
 // since a PATCH replaces the list whole.
 func updateNICs(ss *armcompute.VirtualMachineScaleSet, want []string, t v1alpha1.Traffic) ([]*armcompute.VirtualMachineScaleSetUpdateNetworkConfiguration, error) {
@@ -424,7 +427,13 @@ func updateNICs(ss *armcompute.VirtualMachineScaleSet, want []string, t v1alpha1
 				ip.Properties = &armcompute.VirtualMachineScaleSetUpdateIPConfigurationProperties{}
 			}
 			if t == v1alpha1.TrafficDisabled {
-				ip.Properties.LoadBalancerBackendAddressPools = []*armcompute.SubResource{}
+				kept := []*armcompute.SubResource{} // empty, not nil: the PATCH must name the list to replace it
+				for _, r := range ip.Properties.LoadBalancerBackendAddressPools {
+					if r == nil || r.ID == nil || !containsFold(want, *r.ID) {
+						kept = append(kept, r)
+					}
+				}
+				ip.Properties.LoadBalancerBackendAddressPools = kept
 				continue
 			}
 			primary := (nic.Properties.Primary != nil && *nic.Properties.Primary || ni == 0) &&
@@ -657,6 +666,11 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// containsAny says whether have names any ID of want.
+func containsAny(have, want []string) bool {
+	return slices.ContainsFunc(want, func(w string) bool { return containsFold(have, w) })
 }
 
 func containsFold(list []string, s string) bool {
