@@ -152,3 +152,23 @@ spec:
 	g.Consistently(calls.Load, "3s").Should(Equal(int32(1)), "the webhook was called again")
 	g.Expect(refusing.refused.Load()).To(Equal(int32(1)), "the refused write was retried")
 }
+
+// TestManyLongJudgmentsStayWithinStatusLimits: parallel judgments with instructions at their limit wait
+// as any judgment does; the run's status.message, which repeats what waits, is shortened like every
+// other message of its status rather than grow until the API server refuses the run's status.
+func TestManyLongJudgmentsStayWithinStatusLimits(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := setup(t)
+	var stages strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&stages, "  - name: judge-%d\n    manualJudgment: {instructions: %q}\n", i, strings.Repeat("check the dashboards ", 195))
+	}
+	apply(t, ns, "apiVersion: delivery.gennaker.io/v1alpha1\nkind: Pipeline\nmetadata: {name: gates}\nspec:\n  application: shop\n  stages:\n"+stages.String())
+	run(t, ns, "gates-1", "gates", nil)
+	g.Eventually(func(g Gomega) {
+		ex := execution(g, ns, "gates-1")
+		g.Expect(ex.Status.Phase).To(Equal(v1alpha1.ExecutionAwaitingJudgment))
+		g.Expect(ex.Status.AwaitingJudgment).To(ContainSubstring("judge-9"))
+		g.Expect(len(ex.Status.Message)).To(BeNumerically("<=", 1024))
+	}).Should(Succeed())
+}

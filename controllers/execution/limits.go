@@ -38,6 +38,7 @@ const (
 // bound shortens the messages of the status to MaxMessageBytes, and returns why the status is still too
 // big to write, or "".
 func bound(ex *v1alpha1.Execution) string {
+	ex.Status.Message = shorten(ex.Status.Message)
 	for i := range ex.Status.Conditions {
 		ex.Status.Conditions[i].Message = shorten(ex.Status.Conditions[i].Message)
 	}
