@@ -28,11 +28,14 @@
 // Every change is a Compute Engine operation. A method starts at most one and returns it (its selfLink
 // is the CloudOperation's ID); Operation reads it once per reconcile. So Create is two steps: the
 // template's insert, then, once that has ended, the group's. Inserts and deletes carry a requestId
-// derived from the ServerGroup's UID, the action, the object and how many of that action's operations
-// this process saw fail: a call repeated after a crash, before its operation reached status, gets the
-// same operation back instead of making a second template or group, and a call made again after a
-// failed operation gets a fresh one (a restarted manager replays the failed one once, sees it failed,
-// and moves on).
+// derived from the ServerGroup's UID, the action and the object: a call repeated after a crash, before its
+// operation reached status, gets the same operation back instead of making a second template or group.
+// GCP answers a requestId it has seen with that operation however old, so when the answer is an operation
+// that has ended and the object is not as it left it (deleted or remade outside Gennaker since), or that
+// failed and was reported, the call is made again with the next requestId of a chain, each derived from
+// the one before and the operation it was answered with. The chain is stored nowhere, so a restarted
+// manager walks it to the same place: it makes no object twice, and reports each failed operation on the
+// chain once more (which ones were reported is kept in memory only) before going past it.
 //
 // # Traffic
 //

@@ -150,7 +150,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 		endpoint = strings.TrimSuffix(string(spec.Endpoint), "/")
 	}
 	opts := []option.ClientOption{option.WithHTTPClient(hc), option.WithEndpoint(endpoint)}
-	c := &Client{project: spec.Project, identity: identity, attempts: map[string]int{},
+	c := &Client{project: spec.Project, identity: identity, reported: map[string]bool{}, last: map[string]requestLink{},
 		callOpts: []gax.CallOption{gax.WithRetry(func() gax.Retryer {
 			return &retryer{left: attempts - 1, backoff: gax.Backoff{Initial: 100 * time.Millisecond, Max: backoff, Multiplier: 2}}
 		})}}
@@ -246,11 +246,16 @@ type Client struct {
 	zoneOps    *compute.ZoneOperationsClient
 
 	mu sync.Mutex
-	// attempts counts, by ServerGroup UID and action, the operations seen failing, so that the insert
-	// made again gets a new requestId (GCP answers a requestId it has seen with that request's operation,
-	// failed or not).
-	attempts map[string]int
+	// reported holds the selfLinks of the failed operations Operation has reported, so that an insert or
+	// delete answered with one again goes on to the next requestId (see call) instead of reporting it
+	// once more.
+	reported map[string]bool
+	// last holds, by ServerGroup UID, action and object, the requestId call last used and the operation
+	// it was answered with, where the next call starts walking the chain; a new process starts at its head.
+	last map[string]requestLink
 }
+
+type requestLink struct{ requestID, operation string }
 
 var _ cloud.Client = (*Client)(nil)
 

@@ -287,8 +287,8 @@ func (c *Client) listInstances(ctx context.Context, sg *v1alpha1.ServerGroup) ([
 
 // Create makes the instance template the spec asks for (one call) and then, on the call after its
 // operation ended, the managed instance group, both described as the ServerGroup's. Each insert carries a
-// requestId derived from the ServerGroup's UID, so an insert made again after a crash gets the first one's
-// operation back instead of a second resource. A group of that name that exists already is left as it
+// requestId derived from the ServerGroup's UID (see call), so an insert made again after a crash gets the
+// first one's operation back instead of a second resource. A group of that name that exists already is left as it
 // is: nil if it is the ServerGroup's, NotOwned if not. Traffic is set by SetTraffic once the group exists.
 func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1.CloudOperation, error) {
 	const op = "regionInstanceGroupManagers.insert"
@@ -322,21 +322,23 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha
 		BaseInstanceName: proto.String(base),
 		TargetSize:       proto.Int32(sg.Spec.Capacity.Desired),
 	}
-	rid := c.requestID(sg, v1alpha1.OperationCreate, "instanceGroupManager")
-	var o *compute.Operation
-	if zonal {
-		o, err = c.zoneMIGs.Insert(ctx, &computepb.InsertInstanceGroupManagerRequest{Project: c.project, Zone: loc, InstanceGroupManagerResource: res, RequestId: &rid}, c.callOpts...)
-		err = c.done("instanceGroupManagers.insert", err)
-	} else {
-		if len(sg.Spec.Zones) > 0 {
-			res.DistributionPolicy = &computepb.DistributionPolicy{}
-			for _, z := range sg.Spec.Zones {
-				res.DistributionPolicy.Zones = append(res.DistributionPolicy.Zones, &computepb.DistributionPolicyZoneConfiguration{Zone: proto.String("zones/" + z)})
-			}
+	if !zonal && len(sg.Spec.Zones) > 0 {
+		res.DistributionPolicy = &computepb.DistributionPolicy{}
+		for _, z := range sg.Spec.Zones {
+			res.DistributionPolicy.Zones = append(res.DistributionPolicy.Zones, &computepb.DistributionPolicyZoneConfiguration{Zone: proto.String("zones/" + z)})
 		}
-		o, err = c.regionMIGs.Insert(ctx, &computepb.InsertRegionInstanceGroupManagerRequest{Project: c.project, Region: loc, InstanceGroupManagerResource: res, RequestId: &rid}, c.callOpts...)
-		err = c.done(op, err)
 	}
+	o, err := c.call(sg, v1alpha1.OperationCreate, "instanceGroupManager", func(rid string) (*compute.Operation, error) {
+		if zonal {
+			o, err := c.zoneMIGs.Insert(ctx, &computepb.InsertInstanceGroupManagerRequest{Project: c.project, Zone: loc, InstanceGroupManagerResource: res, RequestId: &rid}, c.callOpts...)
+			return o, c.done("instanceGroupManagers.insert", err)
+		}
+		o, err := c.regionMIGs.Insert(ctx, &computepb.InsertRegionInstanceGroupManagerRequest{Project: c.project, Region: loc, InstanceGroupManagerResource: res, RequestId: &rid}, c.callOpts...)
+		return o, c.done(op, err)
+	}, func() (bool, error) {
+		g, err := c.getGroup(ctx, sg)
+		return g != nil, err
+	})
 	if isReason(err, reasonAlreadyExists) {
 		// Made since the look above: the next Observe says whose it is.
 		return nil, nil
@@ -415,10 +417,14 @@ func (c *Client) template(ctx context.Context, sg *v1alpha1.ServerGroup, spec *v
 	for k, v := range instanceLabels(sg) {
 		props.Labels[k] = v
 	}
-	rid := c.requestID(sg, v1alpha1.OperationCreate, "instanceTemplate")
-	o, err := c.templates.Insert(ctx, &computepb.InsertInstanceTemplateRequest{Project: c.project, RequestId: &rid,
-		InstanceTemplateResource: &computepb.InstanceTemplate{Name: proto.String(sg.Name), Description: proto.String(description(sg)), Properties: props}}, c.callOpts...)
-	err = c.done(op, err)
+	o, err := c.call(sg, v1alpha1.OperationCreate, "instanceTemplate", func(rid string) (*compute.Operation, error) {
+		o, err := c.templates.Insert(ctx, &computepb.InsertInstanceTemplateRequest{Project: c.project, RequestId: &rid,
+			InstanceTemplateResource: &computepb.InstanceTemplate{Name: proto.String(sg.Name), Description: proto.String(description(sg)), Properties: props}}, c.callOpts...)
+		return o, c.done(op, err)
+	}, func() (bool, error) {
+		t, err := c.getTemplate(ctx, c.project, sg.Name)
+		return t != nil, err
+	})
 	if isReason(err, reasonAlreadyExists) {
 		return "", nil, nil // the next call reads it
 	}
@@ -638,15 +644,17 @@ func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, *v
 				return false, opAs(s, v1alpha1.OperationDelete), err
 			}
 		}
-		rid := c.requestID(sg, v1alpha1.OperationDelete, "instanceGroupManager")
-		var o *compute.Operation
-		if zonal {
-			o, err = c.zoneMIGs.Delete(ctx, &computepb.DeleteInstanceGroupManagerRequest{Project: c.project, Zone: loc, InstanceGroupManager: sg.Name, RequestId: &rid}, c.callOpts...)
-			err = c.done("instanceGroupManagers.delete", err)
-		} else {
-			o, err = c.regionMIGs.Delete(ctx, &computepb.DeleteRegionInstanceGroupManagerRequest{Project: c.project, Region: loc, InstanceGroupManager: sg.Name, RequestId: &rid}, c.callOpts...)
-			err = c.done(op, err)
-		}
+		o, err := c.call(sg, v1alpha1.OperationDelete, "instanceGroupManager", func(rid string) (*compute.Operation, error) {
+			if zonal {
+				o, err := c.zoneMIGs.Delete(ctx, &computepb.DeleteInstanceGroupManagerRequest{Project: c.project, Zone: loc, InstanceGroupManager: sg.Name, RequestId: &rid}, c.callOpts...)
+				return o, c.done("instanceGroupManagers.delete", err)
+			}
+			o, err := c.regionMIGs.Delete(ctx, &computepb.DeleteRegionInstanceGroupManagerRequest{Project: c.project, Region: loc, InstanceGroupManager: sg.Name, RequestId: &rid}, c.callOpts...)
+			return o, c.done(op, err)
+		}, func() (bool, error) {
+			g, err := c.getGroup(ctx, sg)
+			return g == nil, err
+		})
 		if cloud.IsNotFound(err) || isReason(err, reasonNotReady) {
 			return false, nil, nil // gone since, or being deleted: the next call sees which
 		}
@@ -662,9 +670,13 @@ func (c *Client) Delete(ctx context.Context, sg *v1alpha1.ServerGroup) (bool, *v
 	if t == nil || cloud.Check(sg, templateObject(sg), ownerOf(t.GetDescription())) != nil {
 		return true, nil, nil
 	}
-	rid := c.requestID(sg, v1alpha1.OperationDelete, "instanceTemplate")
-	o, err := c.templates.Delete(ctx, &computepb.DeleteInstanceTemplateRequest{Project: c.project, InstanceTemplate: sg.Name, RequestId: &rid}, c.callOpts...)
-	err = c.done("instanceTemplates.delete", err)
+	o, err := c.call(sg, v1alpha1.OperationDelete, "instanceTemplate", func(rid string) (*compute.Operation, error) {
+		o, err := c.templates.Delete(ctx, &computepb.DeleteInstanceTemplateRequest{Project: c.project, InstanceTemplate: sg.Name, RequestId: &rid}, c.callOpts...)
+		return o, c.done("instanceTemplates.delete", err)
+	}, func() (bool, error) {
+		t, err := c.getTemplate(ctx, c.project, sg.Name)
+		return t == nil, err
+	})
 	if cloud.IsNotFound(err) {
 		return true, nil, nil
 	}
@@ -715,28 +727,76 @@ func (c *Client) Operation(ctx context.Context, sg *v1alpha1.ServerGroup, op v1a
 	}
 	if err := operationError(o); err != nil {
 		c.mu.Lock()
-		c.attempts[string(sg.UID)+"/"+op.Action]++
+		c.reported[trimLink(o.GetSelfLink())] = true
 		c.mu.Unlock()
 		return true, err
 	}
 	return true, nil
 }
 
-// requestID derives the requestId of an insert or delete from the ServerGroup's UID, the action, what
-// it makes, and how many of that action's operations were seen failing: the same request repeated after
-// a crash has the same one, and GCP answers it with the first one's operation; one made again after a
-// failure has a new one.
-func (c *Client) requestID(sg *v1alpha1.ServerGroup, action, object string) string {
-	c.mu.Lock()
-	n := c.attempts[string(sg.UID)+"/"+action]
-	c.mu.Unlock()
+// maxReplays is how many finished operations call follows past in one call: one per failure, or per
+// time the object was deleted or remade outside Gennaker, since GCP last forgot a requestId.
+const maxReplays = 16
+
+// call makes an insert or delete with a requestId derived from the ServerGroup's UID, the action and the
+// object, so that a call repeated after a crash, before its operation reached status, gets the first
+// one's operation back from GCP instead of making a second object. GCP answers a requestId it has seen
+// with that request's operation however old, so an operation that has ended is a replay when the object
+// is not as it left it (settled says whether it is: deleted or remade outside Gennaker since), or when it
+// failed and Operation has reported that: the call is then made again with the next requestId, derived
+// from the previous one and that operation's selfLink (this process starts where it got to last time).
+// The chain needs nothing stored, so a restarted
+// manager walks it to the same place (it reports each failed operation on it once more, as Operation's
+// memory is gone) and never makes an object twice.
+func (c *Client) call(sg *v1alpha1.ServerGroup, action, object string, do func(requestID string) (*compute.Operation, error), settled func() (bool, error)) (*compute.Operation, error) {
 	id := string(sg.UID)
 	if id == "" {
 		id = sg.Namespace + "/" + sg.Name
 	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", id, action, object, n)))
+	key := id + "\x00" + action + "\x00" + object
+	c.mu.Lock()
+	last := c.last[key]
+	if c.reported[last.operation] {
+		last.requestID = requestID(last.requestID, last.operation)
+	}
+	c.mu.Unlock()
+	rid := last.requestID
+	if rid == "" {
+		rid = requestID(id, action, object)
+	}
+	for range maxReplays {
+		o, err := do(rid)
+		var link string
+		if o != nil {
+			link = trimLink(o.Proto().GetSelfLink())
+		}
+		c.mu.Lock()
+		c.last[key] = requestLink{rid, link}
+		c.mu.Unlock()
+		if err != nil || o == nil || !o.Done() {
+			return o, err
+		}
+		if operationError(o.Proto()) != nil {
+			c.mu.Lock()
+			seen := c.reported[link]
+			c.mu.Unlock()
+			if !seen {
+				return o, nil // for Operation to report
+			}
+		} else if ok, err := settled(); err != nil || ok {
+			return o, err
+		}
+		rid = requestID(rid, link)
+	}
+	return nil, &cloud.Error{Reason: cloud.Unknown, Op: action + " " + object,
+		Err: fmt.Errorf("%d requestIds in a row were answered with operations that had ended; try again once GCP has forgotten them", maxReplays)}
+}
+
+// requestID is a name-based UUID (version 5 layout) of the words.
+func requestID(words ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
 	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x50 // a name-based UUID (version 5 layout)
+	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -397,3 +397,57 @@ func TestBackendServiceDeletedBehindOurBack(t *testing.T) {
 		t.Fatalf("left behind: backends %v, groups %v", bs.Groups, e.sim.Groups())
 	}
 }
+
+// A group and its template deleted outside Gennaker are made again: the inserts' first requestIds are
+// answered with the old operations, which ended, so the next ones in the chain are used; a new process
+// walks the same chain to the same operation.
+func TestRemadeAfterADeleteBehindOurBack(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	sg := serverGroup("shop-main-v001", 1)
+	e.create(c, sg)
+
+	opts := []option.ClientOption{option.WithEndpoint(e.url), option.WithoutAuthentication(), option.WithHTTPClient(e.bearer())}
+	mc, err := compute.NewRegionInstanceGroupManagersRESTClient(e.ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(o *compute.Operation, err error) {
+		t.Helper()
+		for i := 0; err == nil && !o.Done(); i++ {
+			if i > 5 {
+				t.Fatal("the team's delete never ended")
+			}
+			e.clock.Advance(stopDelay)
+			err = o.Poll(e.ctx)
+		}
+		if err != nil {
+			t.Fatalf("the team's delete: %v", err)
+		}
+	}
+	wait(mc.Delete(e.ctx, &computepb.DeleteRegionInstanceGroupManagerRequest{Project: project, Region: region, InstanceGroupManager: sg.Name}))
+	tc, err := compute.NewInstanceTemplatesRESTClient(e.ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(tc.Delete(e.ctx, &computepb.DeleteInstanceTemplateRequest{Project: project, InstanceTemplate: sg.Name}))
+	if o, err := c.Observe(e.ctx, sg); err != nil || o.Exists {
+		t.Fatalf("after the delete behind our back: %+v, %v", o, err)
+	}
+
+	op, err := c.Create(e.ctx, sg)
+	if err != nil || op == nil {
+		t.Fatalf("Create after the delete = %+v, %v; want a new template insert", op, err)
+	}
+	if again, err := e.client().Create(e.ctx, sg); err != nil || again == nil || again.ID != op.ID {
+		t.Fatalf("the same Create in a new process = %+v, %v; want %s", again, err, op.ID)
+	}
+	e.must(c, sg)(op, nil)
+	e.create(c, sg)
+	if diff := cmp.Diff(map[string]int{"instanceTemplates": 2, "instanceGroupManagers": 2}, e.sim.Created()); diff != "" {
+		t.Fatalf("made (-want +got):\n%s", diff)
+	}
+	if o, err := c.Observe(e.ctx, sg); err != nil || !o.Exists || cloud.Check(sg, "group", o.Owner) != nil {
+		t.Fatalf("remade group observed as %+v, %v", o, err)
+	}
+}
