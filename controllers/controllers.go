@@ -41,6 +41,9 @@ type Options struct {
 	CloudSlowBackoff time.Duration
 	// CloudTimeout bounds the cloud calls of one ServerGroup or CloudAccount reconcile (default 30s).
 	CloudTimeout time.Duration
+	// CloudOperationTimeout is how long a long-running cloud operation is waited for before the group is
+	// observed afresh (default servergroup.DefaultOperationTimeout).
+	CloudOperationTimeout time.Duration
 	// ExecutionWorkers is how many Executions are reconciled at once (default execution.DefaultWorkers).
 	ExecutionWorkers int
 	// ServerGroupWorkers is how many ServerGroups are reconciled at once (default
@@ -87,7 +90,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
 		&cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout},
 		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
-			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, Workers: o.ServerGroupWorkers},
+			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, OperationTimeout: o.CloudOperationTimeout, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c, Images: &trigger.Images{Cache: c, Secrets: mgr.GetAPIReader(), Transport: o.RegistryTransport}},
 		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy)),
 			func(d *stages.Deps) { d.WebhookTimeout = o.WebhookTimeout }),

@@ -42,6 +42,8 @@ func main() {
 		"How many ServerGroups are reconciled at once (each reconcile waits on the cloud's API).")
 	flag.DurationVar(&o.CloudTimeout, "cloud-timeout", 0,
 		"Bound on the cloud calls of one ServerGroup or CloudAccount reconcile (0: 30s).")
+	flag.DurationVar(&o.CloudOperationTimeout, "cloud-operation-timeout", 0,
+		"How long a long-running cloud operation (GCP, Azure) is waited for before the server group is observed afresh (0: 1h).")
 	flag.DurationVar(&o.CloudSlowBackoff, "cloud-slow-backoff", 0,
 		"First wait before retrying a cloud error only a person can fix, such as AccessDenied or NotOwned; it doubles up to 20 times that (0: 30s).")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",

@@ -151,6 +151,13 @@ func (r *Reconciler) awaitOperation(ctx, cctx context.Context, c cloud.Client, s
 			res, err := r.failed(ctx, sg, "", fmt.Errorf("checking the cloud's %s operation: %w", op.Action, opErr))
 			return false, res, err
 		}
+		if age := time.Since(op.StartedAt.Time); age > r.OperationTimeout {
+			// Every call is made from the spec and what the cloud shows, so asking again is safe.
+			r.event(sg, corev1.EventTypeWarning, EventOperationAbandoned, op.Action,
+				"stopped waiting for the cloud's %s operation after %s (operation timeout %s); the group is observed afresh",
+				op.Action, age.Round(time.Second), r.OperationTimeout)
+			return true, ctrl.Result{}, nil // cleared by the status write that follows the observation
+		}
 		if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, operationReason(op),
 				fmt.Sprintf("waiting for the cloud's %s operation, started %s", op.Action, op.StartedAt.UTC().Format(time.RFC3339)))

@@ -11,6 +11,9 @@ const (
 	EventDeleted  = "Deleted"
 	// EventOrphaned: the ServerGroup went with deletionPolicy Orphan, and its cloud group stays.
 	EventOrphaned = "Orphaned"
+	// EventOperationAbandoned: a cloud operation ran past the operation timeout; the group was observed
+	// afresh, and whatever still differs from the spec was asked again.
+	EventOperationAbandoned = "OperationAbandoned"
 	// EventNotOwned: the ServerGroup went without touching a cloud group of its name that is not its own.
 	EventNotOwned = v1alpha1.ReasonNotOwned
 )

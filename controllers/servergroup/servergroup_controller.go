@@ -44,6 +44,11 @@ const (
 	// DefaultTimeout bounds the cloud calls of one reconcile, well under a minute, so that a slow cloud
 	// ends in a retryable error on the group instead of a worker stuck for everyone.
 	DefaultTimeout = 30 * time.Second
+	// DefaultOperationTimeout is how long a cloud operation is waited for before the group is observed
+	// afresh: far longer than any create, resize or traffic change takes, so that only an operation the
+	// cloud lost or never finishes (a stuck GCP operation, an Azure poller whose operation is gone) ends
+	// this way, and no ServerGroup, deletion included, waits on one forever.
+	DefaultOperationTimeout = time.Hour
 	// DefaultSlowBackoff is the first wait after an error only a person can fix (AccessDenied,
 	// InvalidRequest, NotFound, NotOwned); it doubles up to 20 times that (10 minutes).
 	DefaultSlowBackoff = 30 * time.Second
@@ -66,6 +71,9 @@ type Reconciler struct {
 	SlowBackoff time.Duration
 	// Timeout bounds the cloud calls of one reconcile; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// OperationTimeout is how long a long-running cloud operation is waited for; 0 means
+	// DefaultOperationTimeout.
+	OperationTimeout time.Duration
 	// Workers is how many groups are reconciled at once; 0 means DefaultWorkers.
 	Workers int
 
@@ -131,6 +139,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Timeout <= 0 {
 		r.Timeout = DefaultTimeout
+	}
+	if r.OperationTimeout <= 0 {
+		r.OperationTimeout = DefaultOperationTimeout
 	}
 	if r.Workers <= 0 {
 		r.Workers = DefaultWorkers
