@@ -6,9 +6,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
+	azureprovider "github.com/gennaker/gennaker/controllers/cloud/azure"
 )
 
 // A status.operation whose resume token names another host, another scheme or another subscription is
@@ -111,5 +113,51 @@ func TestTrafficKeepsForeignPool(t *testing.T) {
 	e.sim.ResetCalls()
 	if op, err := e.client.SetTraffic(e.ctx, sg, v1alpha1.TrafficEnabled); op != nil || err != nil {
 		t.Errorf("SetTraffic to the current state: %+v, %v", op, err)
+	}
+}
+
+// A change someone else makes to the scale set between gennaker's read and its PATCH is kept: the PATCH
+// carries If-Match, ARM refuses it with 412, the error is retryable, and the next try reads again.
+func TestConcurrentChangeIsKept(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 1)
+	op, err := e.client.Create(e.ctx, sg)
+	e.do("Create", sg, op, err)
+
+	// Someone tags the scale set just before the first PATCH reaches ARM.
+	var raced atomic.Bool
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch && raced.CompareAndSwap(false, true) {
+			if !e.sim.SetTag(sg.Name, "costCenter", "1234") {
+				t.Error("no scale set to tag")
+			}
+		}
+		e.sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p := &azureprovider.Provider{HTTPClient: srv.Client(), RetryDelay: time.Millisecond, MaxRetries: -1}
+	c, err := p.Connect(e.ctx, account(srv.URL), cloud.NewCredentials([]byte(secretValue)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := v1alpha1.Capacity{Min: 1, Max: 10, Desired: 3}
+	op, err = c.UpdateCapacity(e.ctx, sg, want)
+	if err == nil || op != nil {
+		t.Fatalf("UpdateCapacity over a concurrent change: %+v, %v; want a refusal", op, err)
+	}
+	if !cloud.Retryable(err) {
+		t.Errorf("the refusal is not retryable: %v", err)
+	}
+	v := e.scaleSet(sg.Name)
+	if v.Tags["costCenter"] != "1234" || v.Capacity != 1 {
+		t.Fatalf("after the refused PATCH: tags %v, capacity %d", v.Tags, v.Capacity)
+	}
+	// The retry reads the scale set again, and keeps the tag.
+	e.client = c // for e.do, which polls through e.client
+	op, err = c.UpdateCapacity(e.ctx, sg, want)
+	e.do("UpdateCapacity", sg, op, err)
+	v = e.scaleSet(sg.Name)
+	if v.Tags["costCenter"] != "1234" || v.Capacity != 3 {
+		t.Errorf("after the retry: tags %v, capacity %d", v.Tags, v.Capacity)
 	}
 }

@@ -313,7 +313,7 @@ func (c *Client) Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1
 		desired = int32(*ss.SKU.Capacity)
 	}
 	lo, hi := bounds(ss.Tags, desired)
-	return c.update(ctx, v1alpha1.OperationAdopt, sg, armcompute.VirtualMachineScaleSetUpdate{
+	return c.update(ctx, v1alpha1.OperationAdopt, sg, ss, armcompute.VirtualMachineScaleSetUpdate{
 		Tags: ownTags(sg, ss.Tags, v1alpha1.Capacity{Min: lo, Max: hi, Desired: desired}),
 	})
 }
@@ -334,7 +334,7 @@ func (c *Client) UpdateCapacity(ctx context.Context, sg *v1alpha1.ServerGroup, w
 	if (v1alpha1.Capacity{Min: lo, Max: hi, Desired: desired}) == want {
 		return nil, nil
 	}
-	return c.update(ctx, v1alpha1.OperationUpdateCapacity, sg, armcompute.VirtualMachineScaleSetUpdate{
+	return c.update(ctx, v1alpha1.OperationUpdateCapacity, sg, ss, armcompute.VirtualMachineScaleSetUpdate{
 		SKU:  &armcompute.SKU{Capacity: to(int64(want.Desired))},
 		Tags: ownTags(sg, ss.Tags, want),
 	})
@@ -372,7 +372,7 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 		if err != nil {
 			return nil, err
 		}
-		return c.update(ctx, v1alpha1.OperationSetTraffic, sg, armcompute.VirtualMachineScaleSetUpdate{
+		return c.update(ctx, v1alpha1.OperationSetTraffic, sg, ss, armcompute.VirtualMachineScaleSetUpdate{
 			Properties: &armcompute.VirtualMachineScaleSetUpdateProperties{
 				VirtualMachineProfile: &armcompute.VirtualMachineScaleSetUpdateVMProfile{
 					NetworkProfile: &armcompute.VirtualMachineScaleSetUpdateNetworkProfile{NetworkInterfaceConfigurations: nics},
@@ -456,9 +456,19 @@ func updateNICs(ss *armcompute.VirtualMachineScaleSet, want []string, t v1alpha1
 	return nics, nil
 }
 
-// update PATCHes the scale set and returns the operation, as action.
-func (c *Client) update(ctx context.Context, action string, sg *v1alpha1.ServerGroup, patch armcompute.VirtualMachineScaleSetUpdate) (*v1alpha1.CloudOperation, error) {
-	poller, err := c.sets.BeginUpdate(ctx, c.group, sg.Name, patch, nil)
+// update PATCHes the scale set ss, as read, and returns the operation, as action. The PATCH carries
+// If-Match with the ETag of ss: the patch was computed from ss (the tags and NIC lists it carries replace
+// the scale set's whole, and ss was checked to be ours), so a scale set changed since by anyone must not
+// be written over. Then ARM answers 412, and the error is retryable: the next reconcile reads it again.
+func (c *Client) update(ctx context.Context, action string, sg *v1alpha1.ServerGroup, ss *armcompute.VirtualMachineScaleSet, patch armcompute.VirtualMachineScaleSetUpdate) (*v1alpha1.CloudOperation, error) {
+	const op = "VirtualMachineScaleSets.Update"
+	if ss.Etag == nil || *ss.Etag == "" {
+		return nil, &cloud.Error{Reason: cloud.Unknown, Op: op, Err: fmt.Errorf("VM scale set %s was read without an etag: not written, so as not to overwrite a change", sg.Name)}
+	}
+	poller, err := c.sets.BeginUpdate(ctx, c.group, sg.Name, patch, &armcompute.VirtualMachineScaleSetsClientBeginUpdateOptions{IfMatch: ss.Etag})
+	if isStatus(err, http.StatusPreconditionFailed) {
+		return nil, &cloud.Error{Reason: cloud.Unknown, Op: op, Err: fmt.Errorf("VM scale set %s was changed by someone else since it was read (etag %s); it is read again on the next try", sg.Name, *ss.Etag)}
+	}
 	if err != nil {
 		return nil, wrap("VirtualMachineScaleSets.Update", err)
 	}

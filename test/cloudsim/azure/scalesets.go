@@ -30,10 +30,12 @@ type scaleSet struct {
 	model        map[string]any
 	state        string
 	modelVersion int
-	instances    []*instance
-	next         int
-	uniqueID     string
-	created      time.Time
+	// etag changes with every write of the model; a PUT or PATCH with an If-Match of another is refused.
+	etag      int
+	instances []*instance
+	next      int
+	uniqueID  string
+	created   time.Time
 	// busy is the operation in progress that refuses another mutation, "" when none.
 	busy string
 }
@@ -147,6 +149,9 @@ func (s *Sim) put(w http.ResponseWriter, r *http.Request, rt route, ss *scaleSet
 	if ss != nil && r.Header.Get("If-None-Match") == "*" {
 		return errorf(http.StatusPreconditionFailed, "PreconditionFailed", "The scale set %s exists already (If-None-Match: *).", ss.name)
 	}
+	if err := checkIfMatch(r, rt, ss); err != nil {
+		return err
+	}
 	if ss != nil {
 		if err := refuseBusy(ss); err != nil {
 			return err
@@ -178,6 +183,9 @@ func (s *Sim) patch(w http.ResponseWriter, r *http.Request, rt route, ss *scaleS
 	}
 	body, err := readBody(r)
 	if err != nil {
+		return err
+	}
+	if err := checkIfMatch(r, rt, ss); err != nil {
 		return err
 	}
 	if err := refuseBusy(ss); err != nil {
@@ -270,6 +278,20 @@ func (s *Sim) manualUpgrade(w http.ResponseWriter, r *http.Request, rt route, ss
 	return nil
 }
 
+// etagOf is the scale set's ETag as ARM sends it, quoted.
+func etagOf(ss *scaleSet) string { return fmt.Sprintf("%q", strconv.Itoa(ss.etag)) }
+
+// checkIfMatch refuses with 412 a write whose If-Match is not the scale set's current ETag ("*": any
+// scale set that exists).
+func checkIfMatch(r *http.Request, rt route, ss *scaleSet) *armError {
+	m := r.Header.Get("If-Match")
+	if m == "" || ss != nil && (m == "*" || m == etagOf(ss)) {
+		return nil
+	}
+	return errorf(http.StatusPreconditionFailed, "PreconditionFailed",
+		"The scale set %s does not match the If-Match condition %s: it was changed since it was read.", rt.name, m)
+}
+
 func (ss *scaleSet) instance(id string) *instance {
 	for _, in := range ss.instances {
 		if in.id == id {
@@ -286,6 +308,7 @@ func (s *Sim) setModel(ss *scaleSet, model map[string]any) {
 		ss.modelVersion++
 	}
 	ss.model = model
+	ss.etag++
 }
 
 // scale adds or removes instances to match sku.capacity: new ones run the current model, the highest
@@ -376,6 +399,7 @@ func (s *Sim) view(ss *scaleSet) map[string]any {
 	v["id"] = s.resourceID(ss)
 	v["name"] = ss.name
 	v["type"] = "Microsoft.Compute/virtualMachineScaleSets"
+	v["etag"] = etagOf(ss)
 	props, _ := v["properties"].(map[string]any)
 	if props == nil {
 		props = map[string]any{}
@@ -559,6 +583,7 @@ func stripComputed(m map[string]any) map[string]any {
 	delete(m, "id")
 	delete(m, "name")
 	delete(m, "type")
+	delete(m, "etag")
 	if props, ok := m["properties"].(map[string]any); ok {
 		delete(props, "provisioningState")
 		delete(props, "uniqueId")

@@ -16,7 +16,8 @@
 //   - a subscription get (the CloudAccount's readiness call);
 //   - virtual machine scale sets: PUT (create or replace, If-None-Match: * refused with 412 when the set
 //     exists), PATCH (a JSON merge of the body, lists replaced whole), GET, DELETE, and POST manualupgrade
-//     (updateInstances); tags (names checked as Azure does); sku.capacity drives instances;
+//     (updateInstances); an etag that changes with every write, and If-Match on PUT and PATCH refused
+//     with 412 when it is not the current one (SetTag writes as someone else would); tags (names checked as Azure does); sku.capacity drives instances;
 //   - their virtual machines, listed with $expand=instanceView: provisioningState Creating -> Succeeded
 //     after ProvisionDelay, the Application Health extension's vmHealth Initializing -> Healthy after
 //     HealthyDelay (no vmHealth without the extension), latestModelApplied and the NIC configuration each

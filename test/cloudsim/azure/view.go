@@ -78,6 +78,27 @@ func (s *Sim) ScaleSets() []ScaleSetView {
 	return out
 }
 
+// SetTag sets a tag of the scale set of that name, as someone else's write would: its ETag changes. It
+// says whether there is such a scale set.
+func (s *Sim) SetTag(name, tag, value string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.scaleSets {
+		if strings.EqualFold(ss.name, name) {
+			model := deepCopy(ss.model).(map[string]any)
+			tags, _ := model["tags"].(map[string]any)
+			if tags == nil {
+				tags = map[string]any{}
+				model["tags"] = tags
+			}
+			tags[tag] = value
+			s.setModel(ss, model)
+			return true
+		}
+	}
+	return false
+}
+
 // PoolMembers counts the instances a backend pool holds, and how many of them are provisioned and
 // healthy: what the load balancer would send traffic to.
 func (s *Sim) PoolMembers(pool string) (members, healthy int) {
