@@ -11,8 +11,10 @@ if obj.status ~= nil and (obj.status.phase == "AwaitingJudgment" or obj.status.p
   end
 end
 local judging = table.getn(waiting) > 0
+-- The judgment defaults to the one that waits; with several, the person must name one (the action says
+-- which wait), rather than approve whichever came first.
 local first = ""
-if judging then
+if table.getn(waiting) == 1 then
   first = waiting[1]
 end
 
