@@ -308,8 +308,8 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha
 		return nil, cloud.Check(sg, groupObject(sg), ownerOf(g.GetDescription()))
 	}
 	tmpl, pending, err := c.template(ctx, sg, spec)
-	if err != nil || pending != nil {
-		return pending, err
+	if err != nil || pending != nil || tmpl == "" {
+		return pending, err // tmpl "": made by someone since the look, the next call reads whose
 	}
 	base := sg.Name
 	if len(base) > maxBaseInstance {
@@ -360,7 +360,7 @@ func started(action string, o *compute.Operation) *v1alpha1.CloudOperation {
 
 // template returns the URL of the instance template the group is built from: the spec's, when it asks
 // for nothing else, or else the one named after the ServerGroup, which it inserts when there is none
-// (returning the insert's operation instead).
+// (returning the insert's operation instead), or "" when one was made since it looked.
 func (c *Client) template(ctx context.Context, sg *v1alpha1.ServerGroup, spec *v1alpha1.GCPServerGroup) (string, *v1alpha1.CloudOperation, error) {
 	const op = "instanceTemplates.insert"
 	if spec.Image == "" && spec.MachineType == "" {

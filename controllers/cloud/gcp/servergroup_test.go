@@ -451,3 +451,27 @@ func TestRemadeAfterADeleteBehindOurBack(t *testing.T) {
 		t.Fatalf("remade group observed as %+v, %v", o, err)
 	}
 }
+
+// A template of the ServerGroup's name being made by someone else (not yet there to read, but its name
+// taken) stops Create: no group is inserted from an empty template; the next call looks again.
+func TestTemplateTakenMeanwhileStopsCreate(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	sg := serverGroup("shop-main-v001", 1)
+	tc, err := compute.NewInstanceTemplatesRESTClient(e.ctx, option.WithEndpoint(e.url), option.WithoutAuthentication(), option.WithHTTPClient(e.bearer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Insert(e.ctx, &computepb.InsertInstanceTemplateRequest{Project: project, InstanceTemplateResource: &computepb.InstanceTemplate{
+		Name: proto.String(sg.Name), Properties: &computepb.InstanceProperties{MachineType: proto.String("e2-small")}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetCalls()
+	if op, err := c.Create(e.ctx, sg); op != nil || err != nil {
+		t.Fatalf("Create = %+v, %v; want nothing started and no error", op, err)
+	}
+	calls := e.sim.Calls()
+	if calls["instanceTemplates.insert"] != 1 || calls["regionInstanceGroupManagers.insert"] != 0 {
+		t.Fatalf("calls %v; want the template's insert (refused) and no group insert", calls)
+	}
+}
