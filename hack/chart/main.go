@@ -158,7 +158,8 @@ func template(o *unstructured.Unstructured, d *defaults) (string, string, error)
 			return "", "", err
 		}
 	case "PodDisruptionBudget":
-		dir, cond = "manager", ".Values.manager.podDisruptionBudget.enable"
+		// A PDB over one replica would block every node drain.
+		dir, cond = "manager", "and .Values.manager.podDisruptionBudget.enable (gt (int .Values.manager.replicas) 1)"
 		short = "pdb"
 		d.minAvailable, _, _ = unstructured.NestedFieldNoCopy(o.Object, "spec", "minAvailable")
 		if err := unstructured.SetNestedField(o.Object, "__SCALAR:.Values.manager.podDisruptionBudget.minAvailable__", "spec", "minAvailable"); err != nil {

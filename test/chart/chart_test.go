@@ -249,6 +249,17 @@ func TestChartWithoutCertManager(t *testing.T) {
 	}
 }
 
+// TestChartOneReplica renders manager.replicas=1: no PodDisruptionBudget, which over one replica would
+// block every node drain; with the default two replicas there is one.
+func TestChartOneReplica(t *testing.T) {
+	if n := len(byKind(render(t, map[string]any{"manager": map[string]any{"replicas": 1}}), "PodDisruptionBudget")); n != 0 {
+		t.Errorf("%d PodDisruptionBudgets rendered over one replica", n)
+	}
+	if n := len(byKind(render(t, nil), "PodDisruptionBudget")); n != 1 {
+		t.Errorf("%d PodDisruptionBudgets rendered over the default replicas, want 1", n)
+	}
+}
+
 // TestChartInstalls installs what the chart renders into a real API server, CRDs first, as helm install
 // does: every object is accepted. The cert-manager objects are left out with the default values (the API
 // server has no cert-manager CRDs); with cert-manager off, everything is installed.
