@@ -161,3 +161,27 @@ func TestConcurrentChangeIsKept(t *testing.T) {
 		t.Errorf("after the retry: tags %v, capacity %d", v.Tags, v.Capacity)
 	}
 }
+
+// An instance someone stopped is provisioned (Succeeded) but not running: it counts neither as running
+// nor as healthy, and the observation names it.
+func TestStoppedInstanceIsNotRunning(t *testing.T) {
+	e := newEnv(t)
+	sg := serverGroup("web-main-v001", v1alpha1.TrafficEnabled, 2)
+	op, err := e.client.Create(e.ctx, sg)
+	e.do("Create", sg, op, err)
+	e.clock.Advance(provisionDelay + healthyDelay)
+	if o := e.observe(sg); o.Instances != (v1alpha1.Instances{Desired: 2, Running: 2, Healthy: 2}) {
+		t.Fatalf("instances %+v before the stop", o.Instances)
+	}
+	id := e.scaleSet(sg.Name).Instances[0].ID
+	if !e.sim.StopInstance(sg.Name, id) {
+		t.Fatalf("no instance %s to stop", id)
+	}
+	o := e.observe(sg)
+	if o.Instances != (v1alpha1.Instances{Desired: 2, Running: 1, Healthy: 1}) {
+		t.Errorf("instances %+v with one stopped, want 1 running, 1 healthy", o.Instances)
+	}
+	if !strings.Contains(o.Unhealthy, "power state deallocated") {
+		t.Errorf("unhealthy %q does not say the instance is deallocated", o.Unhealthy)
+	}
+}

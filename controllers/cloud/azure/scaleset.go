@@ -138,6 +138,9 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		switch state := str(p.ProvisioningState); {
 		case state != stateSucceeded:
 			reason = "provisioning " + state
+		case powerState(p) != running:
+			// Provisioned but stopped or deallocated: it serves nothing.
+			reason = "power state " + strings.TrimPrefix(powerState(p), "PowerState/")
 		default:
 			o.Instances.Running++
 			if h := vmHealth(p); h != healthy {
@@ -163,6 +166,22 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		o.Unhealthy = strings.Join(named, "; ")
 	}
 	return o, nil
+}
+
+// running is the PowerState status code of an instance that runs.
+const running = "PowerState/running"
+
+// powerState is an instance's PowerState status code from its instance view, "PowerState/unknown"
+// without one.
+func powerState(p *armcompute.VirtualMachineScaleSetVMProperties) string {
+	if p.InstanceView != nil {
+		for _, st := range p.InstanceView.Statuses {
+			if st != nil && strings.HasPrefix(str(st.Code), "PowerState/") {
+				return str(st.Code)
+			}
+		}
+	}
+	return "PowerState/unknown"
 }
 
 // vmHealth is an instance's Application Health extension status code, "no vmHealth" without one.

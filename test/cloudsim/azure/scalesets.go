@@ -50,6 +50,8 @@ type instance struct {
 	// again only when manualupgrade applies the model to it.
 	modelVersion int
 	nics         any
+	// deallocated is an instance someone stopped (StopInstance): provisioned, but not running.
+	deallocated bool
 }
 
 // operation is one long-running operation.
@@ -426,7 +428,7 @@ func (s *Sim) instanceJSON(ss *scaleSet, in *instance, expand bool, now time.Tim
 	if expand {
 		iv := map[string]any{"statuses": []any{
 			map[string]any{"code": "ProvisioningState/" + strings.ToLower(in.state)},
-			map[string]any{"code": "PowerState/" + map[bool]string{true: "running", false: "starting"}[in.state == stateSucceeded]},
+			map[string]any{"code": "PowerState/" + powerState(in)},
 		}}
 		if h := s.health(ss, in, now); h != "" {
 			iv["vmHealth"] = map[string]any{"status": map[string]any{"code": "HealthState/" + h}}
@@ -444,13 +446,24 @@ func (s *Sim) instanceJSON(ss *scaleSet, in *instance, expand bool, now time.Tim
 	}
 }
 
+// powerState is what an instance's PowerState status says.
+func powerState(in *instance) string {
+	switch {
+	case in.deallocated:
+		return "deallocated"
+	case in.state == stateSucceeded:
+		return "running"
+	}
+	return "starting"
+}
+
 // health is an instance's vmHealth (healthy, initializing, unhealthy), "" without the health extension.
 func (s *Sim) health(ss *scaleSet, in *instance, now time.Time) string {
 	if !hasHealthExtension(ss.model) {
 		return ""
 	}
 	switch {
-	case s.never[strings.ToLower(ss.name)]:
+	case s.never[strings.ToLower(ss.name)] || in.deallocated:
 		return "unhealthy"
 	case in.state == stateSucceeded && !now.Before(in.provisionedAt.Add(s.opts.HealthyDelay)):
 		return "healthy"

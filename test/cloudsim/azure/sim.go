@@ -17,11 +17,14 @@
 //   - virtual machine scale sets: PUT (create or replace, If-None-Match: * refused with 412 when the set
 //     exists), PATCH (a JSON merge of the body, lists replaced whole), GET, DELETE, and POST manualupgrade
 //     (updateInstances); an etag that changes with every write, and If-Match on PUT and PATCH refused
-//     with 412 when it is not the current one (SetTag writes as someone else would); tags (names checked as Azure does); sku.capacity drives instances;
+//     with 412 when it is not the current one (SetTag writes as someone else would); tags (names
+//     checked as Azure does); sku.capacity drives instances;
 //   - their virtual machines, listed with $expand=instanceView: provisioningState Creating -> Succeeded
 //     after ProvisionDelay, the Application Health extension's vmHealth Initializing -> Healthy after
-//     HealthyDelay (no vmHealth without the extension), latestModelApplied and the NIC configuration each
-//     instance actually runs with, which changes only when manualupgrade applies the model to it;
+//     HealthyDelay (no vmHealth without the extension), PowerState/running once provisioned and
+//     PowerState/deallocated (and unhealthy) once StopInstance stopped it, latestModelApplied and the
+//     NIC configuration each instance actually runs with, which changes only when manualupgrade applies
+//     the model to it;
 //   - load balancer backend pools made up front with AddBackendPool: a NIC IP configuration naming any
 //     other pool is refused; PoolMembers says which instances a pool holds;
 //   - a mutation while another operation of the same scale set is in progress is refused with 409;

@@ -99,6 +99,21 @@ func (s *Sim) SetTag(name, tag, value string) bool {
 	return false
 }
 
+// StopInstance deallocates an instance of the scale set of that name, as someone stopping it in the
+// portal would: it stays provisioned (Succeeded) with PowerState/deallocated. It says whether there is
+// such an instance.
+func (s *Sim) StopInstance(name, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.scaleSets {
+		if in := ss.instance(id); strings.EqualFold(ss.name, name) && in != nil {
+			in.deallocated = true
+			return true
+		}
+	}
+	return false
+}
+
 // PoolMembers counts the instances a backend pool holds, and how many of them are provisioned and
 // healthy: what the load balancer would send traffic to.
 func (s *Sim) PoolMembers(pool string) (members, healthy int) {
