@@ -64,7 +64,7 @@
 // gennaker.io/managed-by=gennaker gennaker.io/server-group=ns/name gennaker.io/uid=..."); instances of
 // a template made here also carry labels gennaker-managed-by, gennaker-uid and gennaker-cluster (label
 // keys allow no "/" or "."). Every write reads the group first and refuses, with NotOwned, one whose
-// description does not name the ServerGroup's UID. Adopt is not supported: a group's description cannot
+// description does not start with that sentence and name the ServerGroup's UID. Adopt is not supported: a group's description cannot
 // be changed, so a group made elsewhere cannot be marked as the ServerGroup's.
 //
 // # Errors

@@ -32,10 +32,15 @@ func description(sg *v1alpha1.ServerGroup) string {
 }
 
 // ownerOf reads the owner tags back from a description: words key=value whose key is a canonical owner
-// tag. A description written by someone else names no owner.
+// tag, after descriptionPrefix. A description written by someone else names no owner, even one that
+// mentions the tags (a team's note "copied from gennaker.io/uid=...").
 func ownerOf(desc string) cloud.Owner {
 	tags := map[string]string{}
-	for _, w := range strings.Fields(desc) {
+	rest, ok := strings.CutPrefix(desc, descriptionPrefix+" ")
+	if !ok {
+		return cloud.Owner{}
+	}
+	for _, w := range strings.Fields(rest) {
 		if k, v, ok := strings.Cut(w, "="); ok && strings.HasPrefix(k, "gennaker.io/") {
 			tags[k] = v
 		}

@@ -197,12 +197,20 @@ func TestRateLimitsAreRetried(t *testing.T) {
 }
 
 // A group made by someone else is observed, but never changed: every write is NotOwned before any call.
+// Owner words in a description that does not start as the operator's do not make it the ServerGroup's.
 func TestForeignGroupIsNotOwned(t *testing.T) {
+	for _, desc := range []string{"the team's own",
+		"copied from gennaker.io/managed-by=gennaker gennaker.io/server-group=team/shop-main-v001 gennaker.io/uid=uid-shop-main-v001"} {
+		t.Run(desc, func(t *testing.T) { foreignGroupIsNotOwned(t, desc) })
+	}
+}
+
+func foreignGroupIsNotOwned(t *testing.T, desc string) {
 	e := newEnv(t)
 	c := e.client()
 	sg := serverGroup("shop-main-v001", 1)
 	sg.Spec.GCP = &v1alpha1.GCPServerGroup{InstanceTemplate: "team-template", BackendServices: []string{backendName}}
-	e.teamGroup(t, "shop-main-v001", "team-template")
+	e.teamGroupDescribed(t, "shop-main-v001", "team-template", desc)
 	o, err := c.Observe(e.ctx, sg)
 	if err != nil || !o.Exists || !o.Owner.None() {
 		t.Fatalf("foreign group observed as %+v, %v", o, err)
@@ -232,6 +240,11 @@ func TestForeignGroupIsNotOwned(t *testing.T) {
 // teamGroup makes an instance template and a group of 2 from it with the SDK, as a team would.
 func (e *env) teamGroup(t *testing.T, name, template string) {
 	t.Helper()
+	e.teamGroupDescribed(t, name, template, "the team's own")
+}
+
+func (e *env) teamGroupDescribed(t *testing.T, name, template, description string) {
+	t.Helper()
 	opts := []option.ClientOption{option.WithEndpoint(e.url), option.WithoutAuthentication(), option.WithHTTPClient(e.bearer())}
 	tc, err := compute.NewInstanceTemplatesRESTClient(e.ctx, opts...)
 	if err != nil {
@@ -248,7 +261,7 @@ func (e *env) teamGroup(t *testing.T, name, template string) {
 	}
 	o, err = mc.Insert(e.ctx, &computepb.InsertRegionInstanceGroupManagerRequest{Project: project, Region: region,
 		InstanceGroupManagerResource: &computepb.InstanceGroupManager{Name: proto.String(name), TargetSize: proto.Int32(2),
-			InstanceTemplate: proto.String("global/instanceTemplates/" + template), Description: proto.String("the team's own")}})
+			InstanceTemplate: proto.String("global/instanceTemplates/" + template), Description: proto.String(description)}})
 	if err != nil || o.Poll(e.ctx) != nil {
 		t.Fatal(err)
 	}
