@@ -109,7 +109,7 @@ func setupAzureIn(t *testing.T, ns string, logs *syncBuffer, opts azuresim.Optio
 // provider is the Azure provider of the tests' managers: it trusts the simulator's certificate and
 // retries quickly.
 func (z *azureEnv) provider() *azurecloud.Provider {
-	return &azurecloud.Provider{HTTPClient: z.srv.Client(), RetryDelay: 20 * time.Millisecond, MaxRetryDelay: 2 * time.Second}
+	return &azurecloud.Provider{HTTPClient: z.srv.Client(), AuthorityHost: z.srv.URL, RetryDelay: 20 * time.Millisecond, MaxRetryDelay: 2 * time.Second}
 }
 
 // manager runs the manager with the Azure provider only, polling often like the AWS tests' manager.

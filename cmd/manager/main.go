@@ -22,6 +22,7 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers"
+	azurecloud "github.com/gennaker/gennaker/controllers/cloud/azure"
 	"github.com/gennaker/gennaker/controllers/execution"
 	"github.com/gennaker/gennaker/controllers/remote"
 	"github.com/gennaker/gennaker/controllers/servergroup"
@@ -76,8 +77,16 @@ func main() {
 		"Address of the webhook triggers' http endpoint, /triggers/<namespace>/<pipeline>/<trigger>, such as :8082; empty turns it off. Calls are authenticated by their HMAC signature; put TLS in front of it (an Ingress) to keep payloads private.")
 	flag.Int64Var(&o.TriggerMaxBody, "trigger-max-body", trigger.DefaultMaxBody, "Largest body a webhook trigger call may have, in bytes.")
 	opts := zap.Options{}
+	var azureAuthority string
+	flag.StringVar(&azureAuthority, "azure-authority-host-for-tests", "",
+		"TESTS ONLY: the https URL of a Microsoft Entra ID simulator that gets every Azure account's credentials "+
+			"instead of the account's cloud's authority (make dev sets it to the Azure simulator's). Never set it in production.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if azureAuthority != "" {
+		o.Providers = controllers.Providers()
+		o.Providers[v1alpha1.ProviderAzure] = &azurecloud.Provider{AuthorityHost: azureAuthority}
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 

@@ -50,7 +50,7 @@ func azureCloud(sim *azuresim.Sim, srv *httptest.Server) *sgCloud {
 	return &sgCloud{
 		name: "Azure", about: "one backend pool, on the Azure Resource Manager simulator", kind: v1alpha1.ProviderAzure,
 		provider: func() cloud.Provider {
-			return &azurecloud.Provider{HTTPClient: srv.Client(), RetryDelay: 20 * time.Millisecond}
+			return &azurecloud.Provider{HTTPClient: srv.Client(), AuthorityHost: srv.URL, RetryDelay: 20 * time.Millisecond}
 		},
 		account: func(name, secretNamespace string, allowed ...string) *v1alpha1.CloudAccount {
 			return &v1alpha1.CloudAccount{

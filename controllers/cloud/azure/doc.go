@@ -9,8 +9,9 @@
 // and the federated token file AZURE_FEDERATED_TOKEN_FILE the webhook mounts). spec.azure.cloud picks
 // AzurePublic, AzureChina or AzureUSGovernment (authority and Resource Manager endpoint), and
 // spec.azure.endpoint overrides the Resource Manager endpoint: https anywhere, plain http only to a
-// loopback address (the SDK's InsecureAllowCredentialWithHTTP is set then and only then). An https
-// loopback endpoint (a simulator) is the Entra authority too, without instance discovery. Verify gets the
+// loopback address (the SDK's InsecureAllowCredentialWithHTTP is set then and only then). The endpoint
+// never moves the Entra authority, where the secret goes: only the test-only Provider.AuthorityHost does
+// (the manager's -azure-authority-host-for-tests flag, for make dev's simulator). Verify gets the
 // subscription (GET /subscriptions/{id}): a token, then one ARM read. Requests retry with azcore's retry
 // policy (429, 408, 5xx, connection errors; exponential backoff, Retry-After honoured up to
 // MaxRetryDelay), each attempt bounded by TryTimeout.

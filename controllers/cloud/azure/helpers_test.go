@@ -63,7 +63,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(srv.Close)
 	e := &env{
 		t: t, ctx: context.Background(), clock: clock, sim: sim, srv: srv,
-		provider: &azureprovider.Provider{HTTPClient: srv.Client(), RetryDelay: time.Millisecond, MaxRetryDelay: 2 * time.Second},
+		provider: &azureprovider.Provider{HTTPClient: srv.Client(), AuthorityHost: srv.URL, RetryDelay: time.Millisecond, MaxRetryDelay: 2 * time.Second},
 	}
 	e.client = e.connect(account(srv.URL), cloud.NewCredentials([]byte(secretValue)))
 	return e
@@ -203,7 +203,7 @@ func (e *env) connectTo(srv *httptest.Server, acct *v1alpha1.CloudAccount) cloud
 	e.t.Helper()
 	a := acct.DeepCopy()
 	a.Spec.Azure.Endpoint = v1alpha1.Endpoint(srv.URL)
-	p := &azureprovider.Provider{HTTPClient: srv.Client(), RetryDelay: time.Millisecond}
+	p := &azureprovider.Provider{HTTPClient: srv.Client(), AuthorityHost: srv.URL, RetryDelay: time.Millisecond}
 	c, err := p.Connect(e.ctx, a, cloud.Credentials{})
 	if err != nil {
 		e.t.Fatalf("Connect: %v", err)

@@ -49,6 +49,13 @@ type Provider struct {
 	MaxRetryDelay time.Duration
 	// TryTimeout bounds each attempt; 0 means DefaultTryTimeout.
 	TryTimeout time.Duration
+	// AuthorityHost, FOR TESTS ONLY, replaces the cloud's Microsoft Entra ID authority
+	// (https://login.microsoftonline.com/ for AzurePublic), where the client secret or federated token
+	// is sent, with a simulator's (https: MSAL takes nothing else); instance discovery is then off.
+	// Empty, as in production, is the account's cloud's own authority: a CloudAccount's spec.azure.endpoint
+	// never moves it, so whoever may edit a CloudAccount cannot send the secret to a process of their
+	// choice.
+	AuthorityHost string
 }
 
 // settings are the Provider's retry settings, defaults applied.
@@ -95,6 +102,10 @@ func (p *Provider) Connect(_ context.Context, account *v1alpha1.CloudAccount, cr
 	if err != nil {
 		return nil, err
 	}
+	testAuthority := p.AuthorityHost != ""
+	if testAuthority {
+		env.ActiveDirectoryAuthorityHost = strings.TrimSuffix(p.AuthorityHost, "/") + "/"
+	}
 	opts := policy.ClientOptions{
 		Cloud: env,
 		Retry: p.settings(),
@@ -110,12 +121,12 @@ func (p *Provider) Connect(_ context.Context, account *v1alpha1.CloudAccount, cr
 	var cred azcore.TokenCredential
 	if creds.Empty() {
 		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
-			ClientOptions: opts, ClientID: spec.ClientID, TenantID: spec.TenantID, DisableInstanceDiscovery: loopback,
+			ClientOptions: opts, ClientID: spec.ClientID, TenantID: spec.TenantID, DisableInstanceDiscovery: testAuthority,
 		})
 	} else {
 		secret := strings.TrimSpace(string(creds.Bytes()))
 		cred, err = azidentity.NewClientSecretCredential(spec.TenantID, spec.ClientID, secret, &azidentity.ClientSecretCredentialOptions{
-			ClientOptions: opts, DisableInstanceDiscovery: loopback,
+			ClientOptions: opts, DisableInstanceDiscovery: testAuthority,
 		})
 	}
 	if err != nil {
@@ -140,10 +151,9 @@ func (p *Provider) Connect(_ context.Context, account *v1alpha1.CloudAccount, cr
 	}, nil
 }
 
-// environment is the account's Azure cloud, with its endpoint override. An override must be https, or
-// http to a loopback address. An https loopback override (a simulator) is also the Entra authority, since
-// a simulator on this machine serves both and no real authority would issue tokens for it; instance
-// discovery is then off, as for a disconnected cloud.
+// environment is the account's Azure cloud, with its endpoint override for Resource Manager. An override
+// must be https, or http to a loopback address. It never changes the Entra authority (see
+// Provider.AuthorityHost).
 func environment(spec *v1alpha1.AzureAccount) (azcloud.Configuration, bool, error) {
 	const op = "Connect"
 	var env azcloud.Configuration
@@ -177,10 +187,6 @@ func environment(spec *v1alpha1.AzureAccount) (azcloud.Configuration, bool, erro
 	rm.Endpoint = endpoint
 	services[azcloud.ResourceManager] = rm
 	env.Services = services
-	if loopback && u.Scheme == "https" {
-		// MSAL takes only an https authority: a plain-http loopback endpoint keeps the cloud's.
-		env.ActiveDirectoryAuthorityHost = endpoint + "/"
-	}
 	return env, loopback, nil
 }
 

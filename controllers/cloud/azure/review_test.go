@@ -1,8 +1,10 @@
 package azure_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,7 +137,7 @@ func TestConcurrentChangeIsKept(t *testing.T) {
 		e.sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	p := &azureprovider.Provider{HTTPClient: srv.Client(), RetryDelay: time.Millisecond, MaxRetries: -1}
+	p := &azureprovider.Provider{HTTPClient: srv.Client(), AuthorityHost: srv.URL, RetryDelay: time.Millisecond, MaxRetries: -1}
 	c, err := p.Connect(e.ctx, account(srv.URL), cloud.NewCredentials([]byte(secretValue)))
 	if err != nil {
 		t.Fatal(err)
@@ -183,5 +185,49 @@ func TestStoppedInstanceIsNotRunning(t *testing.T) {
 	}
 	if !strings.Contains(o.Unhealthy, "power state deallocated") {
 		t.Errorf("unhealthy %q does not say the instance is deallocated", o.Unhealthy)
+	}
+}
+
+// hostRecorder sends requests to the simulator only and records the host of every request.
+type hostRecorder struct {
+	next  http.RoundTripper
+	sim   string
+	hosts chan string
+}
+
+func (h hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.hosts <- r.URL.Host
+	if r.URL.Host != h.sim {
+		return nil, errors.New("test: no network beyond the simulator")
+	}
+	return h.next.RoundTrip(r)
+}
+
+// An https loopback spec.azure.endpoint moves Resource Manager only: without the test-only
+// Provider.AuthorityHost the client secret goes to the cloud's own Entra authority, never to the process
+// behind the endpoint.
+func TestEndpointIsNotTheAuthority(t *testing.T) {
+	e := newEnv(t)
+	sim := strings.TrimPrefix(e.srv.URL, "https://")
+	rec := hostRecorder{next: e.srv.Client().Transport, sim: sim, hosts: make(chan string, 100)}
+	p := &azureprovider.Provider{HTTPClient: &http.Client{Transport: rec}, MaxRetries: -1}
+	c, err := p.Connect(e.ctx, account(e.srv.URL), cloud.NewCredentials([]byte(secretValue)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetCalls()
+	if _, err := c.Verify(e.ctx); err == nil {
+		t.Fatal("Verify got a token without an authority to give one")
+	}
+	if n := e.sim.Calls()["Token"] + e.sim.Calls()["OpenIDConfiguration"]; n != 0 {
+		t.Errorf("the endpoint's process got %d Entra requests: %v", n, e.sim.Calls())
+	}
+	close(rec.hosts)
+	var hosts []string
+	for h := range rec.hosts {
+		hosts = append(hosts, h)
+	}
+	if !slices.Contains(hosts, "login.microsoftonline.com") || slices.Contains(hosts, sim) {
+		t.Errorf("requests went to %v, want login.microsoftonline.com only", hosts)
 	}
 }
