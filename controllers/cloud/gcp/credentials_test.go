@@ -1,6 +1,7 @@
 package gcp_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -100,5 +101,38 @@ func TestWorkloadUsesApplicationDefaultCredentials(t *testing.T) {
 	}
 	if e.sim.Calls()["oauth2.token"] != 1 {
 		t.Fatalf("calls %v", e.sim.Calls())
+	}
+}
+
+// The endpoint and the key's token_uri get a token or a signed assertion: https, or plain http to a
+// loopback address only, checked by Connect naming the field.
+func TestConnectRefusesPlainHTTPBeyondLoopback(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		endpoint, tokenURI, field string
+	}{
+		{endpoint: "http://compute.example.com", tokenURI: e.url + "/token", field: "spec.gcp.endpoint"},
+		{endpoint: "ftp://127.0.0.1/", tokenURI: e.url + "/token", field: "spec.gcp.endpoint"},
+		{endpoint: e.url, tokenURI: "http://oauth2.example.com/token", field: "token_uri"},
+		{endpoint: e.url, tokenURI: "http://10.0.0.1/token", field: "token_uri"},
+		{endpoint: "https://compute.example.com", tokenURI: "https://oauth2.example.com/token"},
+		{endpoint: "http://localhost:8080", tokenURI: "http://[::1]:9000/token"},
+	} {
+		acc := e.account("")
+		acc.Spec.GCP.Endpoint = v1alpha1.Endpoint(tc.endpoint)
+		key := serviceAccountKey(t, "unused", clientEmail)
+		var m map[string]string
+		if err := json.Unmarshal(key, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["token_uri"] = tc.tokenURI
+		key, _ = json.Marshal(m)
+		_, err := e.p.Connect(e.ctx, acc, cloud.NewCredentials(key))
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("endpoint %s, token_uri %s: %v; want accepted", tc.endpoint, tc.tokenURI, err)
+		case tc.field != "" && (cloud.ReasonOf(err) != cloud.InvalidRequest || !strings.Contains(err.Error(), tc.field)):
+			t.Errorf("endpoint %s, token_uri %s: %v; want InvalidRequest naming %s", tc.endpoint, tc.tokenURI, err, tc.field)
+		}
 	}
 }

@@ -7,7 +7,8 @@
 // token comes from the key's token_uri); a Workload account uses Application Default Credentials (GKE
 // workload identity); spec.gcp.impersonateServiceAccount impersonates that service account on top of
 // either, through IAM Credentials. The OAuth scope is Compute Engine's only. spec.gcp.endpoint replaces
-// https://compute.googleapis.com. Verify reads the project (projects.get) and names the key's
+// https://compute.googleapis.com. Both it and the key's token_uri must be https, or plain http to a
+// loopback address (a simulator): Connect refuses anything else, naming the field. Verify reads the project (projects.get) and names the key's
 // client_email, the impersonated account, or Application Default Credentials.
 //
 // Requests that get 429 or a 5xx are retried a few times with exponential backoff (the SDK alone retries

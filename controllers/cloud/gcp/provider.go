@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,6 +84,29 @@ type serviceAccountKey struct {
 	Type        string `json:"type"`
 	ClientEmail string `json:"client_email"`
 	PrivateKey  string `json:"private_key"`
+	TokenURI    string `json:"token_uri"`
+}
+
+// checkURL refuses a URL the operator would send a token or a signed key assertion to in the clear: it
+// must be https, or http to a loopback address (a simulator).
+func checkURL(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return invalid("Connect", fmt.Sprintf("%s %q is not an http(s) URL", field, raw))
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return invalid("Connect", fmt.Sprintf("%s %q: plain http is allowed only to a loopback address", field, raw))
+	}
+	return nil
+}
+
+// isLoopback says whether host is localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Connect builds a Client for the account without calling Compute Engine: a Secret account's key is a
@@ -95,6 +120,11 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 	spec := account.Spec.GCP
 	if spec.Project == "" {
 		return nil, invalid(op, "spec.gcp.project is required")
+	}
+	if spec.Endpoint != "" {
+		if err := checkURL("spec.gcp.endpoint", string(spec.Endpoint)); err != nil {
+			return nil, err
+		}
 	}
 	attempts, backoff, timeout := p.settings()
 	base := http.DefaultTransport
@@ -121,6 +151,11 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 			return nil, invalid(op, "the Secret's key is not a service-account JSON key: its type is not service_account")
 		case key.ClientEmail == "" || key.PrivateKey == "":
 			return nil, invalid(op, "the Secret's service-account key has no client_email or no private_key")
+		}
+		if key.TokenURI != "" {
+			if err := checkURL("the Secret's service-account key's token_uri", key.TokenURI); err != nil {
+				return nil, err
+			}
 		}
 		identity = key.ClientEmail
 		ac, err = credentials.NewCredentialsFromJSON(credentials.ServiceAccount, creds.Bytes(),
