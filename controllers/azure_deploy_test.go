@@ -46,17 +46,22 @@ func TestAzureDeployRedBlack(t *testing.T) {
 	g.Expect(z.poolHealthy()).To(Equal(3))
 
 	// While the second release runs, the pool never has fewer than 3 healthy instances, and the old
-	// scale set leaves it only after the new one is in it.
+	// scale set leaves it only after the new one is in it. What breaks that is recorded at each poll
+	// and asserted after: a failed Expect inside Eventually would only make it poll again.
 	z.sim.ResetCalls()
 	run(t, z.ns, "r2", "release", map[string]string{"image": azureImage(2)})
+	var violations []string
 	g.Eventually(func(g Gomega) {
 		st := groups(g, z.ns)
-		if st["shop-main-v000"].Traffic == v1alpha1.TrafficDisabled {
-			g.Expect(st["shop-main-v001"].Traffic).To(Equal(v1alpha1.TrafficEnabled), "v000 left the pool before v001 was in it")
+		if st["shop-main-v000"].Traffic == v1alpha1.TrafficDisabled && st["shop-main-v001"].Traffic != v1alpha1.TrafficEnabled {
+			violations = append(violations, fmt.Sprintf("v000 left the pool before v001 was in it: %v", st))
 		}
-		g.Expect(z.poolHealthy()).To(BeNumerically(">=", 3), "the backend pool lost healthy instances")
+		if h := z.poolHealthy(); h < 3 {
+			violations = append(violations, fmt.Sprintf("the backend pool had %d healthy instances", h))
+		}
 		g.Expect(execution(g, z.ns, "r2").Status.Phase).To(Equal(v1alpha1.ExecutionSucceeded))
 	}, "60s", "20ms").Should(Succeed())
+	g.Expect(violations).To(BeEmpty())
 	out := outputs(g, stageOf(g, execution(g, z.ns, "r2"), "deploy"))
 	g.Expect(out).To(HaveKeyWithValue("serverGroup", "shop-main-v001"))
 	g.Expect(out).To(HaveKeyWithValue("previousServerGroup", "shop-main-v000"))
