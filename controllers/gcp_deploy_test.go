@@ -27,14 +27,20 @@ func TestGCPDeployRedBlack(t *testing.T) {
 
 	p.sim.ResetCalls()
 	run(t, p.ns, "r2", "release", map[string]string{"image": gcpImage(2)})
+	// What must never happen is recorded by every poll and asserted after: a failed assertion inside the
+	// polled function would only make Eventually poll again.
+	var violations []string
 	g.Eventually(func(g Gomega) {
 		st := groups(g, p.ns)
-		if v0 := st["shop-main-v000"]; v0.Traffic == v1alpha1.TrafficDisabled {
-			g.Expect(st["shop-main-v001"].Traffic).To(Equal(v1alpha1.TrafficEnabled), "v000 left the backend service before v001 was in it")
+		if st["shop-main-v000"].Traffic == v1alpha1.TrafficDisabled && st["shop-main-v001"].Traffic != v1alpha1.TrafficEnabled {
+			violations = append(violations, fmt.Sprintf("v000 left the backend service before v001 was in it: %v", st))
 		}
-		g.Expect(p.sim.Healthy(gcpBackend)).To(BeNumerically(">=", 3), "the backend service lost healthy instances")
+		if n := p.sim.Healthy(gcpBackend); n < 3 {
+			violations = append(violations, fmt.Sprintf("the backend service had %d healthy instances", n))
+		}
 		g.Expect(execution(g, p.ns, "r2").Status.Phase).To(Equal(v1alpha1.ExecutionSucceeded))
 	}, "60s", "20ms").Should(Succeed())
+	g.Expect(violations).To(BeEmpty())
 	out := outputs(g, stageOf(g, execution(g, p.ns, "r2"), "deploy"))
 	g.Expect(out).To(HaveKeyWithValue("serverGroup", "shop-main-v001"))
 	g.Expect(out).To(HaveKeyWithValue("previousServerGroup", "shop-main-v000"))
