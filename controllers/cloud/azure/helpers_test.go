@@ -21,7 +21,9 @@ const (
 	tenant       = "99999999-8888-7777-6666-555555555555"
 	clientID     = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 	// secretValue is distinctive, so a test can look for it in errors.
-	secretValue   = "gnkr-AZURE-SECRET-do-not-leak-3c1d"
+	secretValue = "gnkr-AZURE-SECRET-do-not-leak-3c1d"
+	// wrongSecret is a secret Entra refuses, as distinctive: an error about it must not carry it either.
+	wrongSecret   = "gnkr-AZURE-WRONG-SECRET-must-not-leak-7f2e"
 	resourceGroup = "shop-rg"
 	region        = "westeurope"
 	poolA         = "/subscriptions/" + subscription + "/resourceGroups/net/providers/Microsoft.Network/loadBalancers/web/backendAddressPools/a"
@@ -178,7 +180,7 @@ func wantReason(t *testing.T, what string, err error, want cloud.Reason) {
 	if got := cloud.ReasonOf(err); got != want {
 		t.Fatalf("%s: reason %s, want %s (%v)", what, got, want, err)
 	}
-	if strings.Contains(err.Error(), secretValue) {
+	if strings.Contains(err.Error(), secretValue) || strings.Contains(err.Error(), wrongSecret) {
 		t.Fatalf("%s: the error carries the client secret: %v", what, err)
 	}
 }

@@ -27,7 +27,7 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyWrongSecretIsAccessDenied(t *testing.T) {
 	e := newEnv(t)
-	c := e.connect(account(e.srv.URL), cloud.NewCredentials([]byte("not-the-secret")))
+	c := e.connect(account(e.srv.URL), cloud.NewCredentials([]byte(wrongSecret)))
 	_, err := c.Verify(e.ctx)
 	wantReason(t, "Verify", err, cloud.AccessDenied)
 }
@@ -252,10 +252,10 @@ func TestFaults(t *testing.T) {
 // A refused client secret is one line naming Entra's error, not the request and response dump.
 func TestRefusedSecretIsOneLine(t *testing.T) {
 	e := newEnv(t)
-	c := e.connect(account(e.srv.URL), cloud.NewCredentials([]byte("not-the-secret")))
+	c := e.connect(account(e.srv.URL), cloud.NewCredentials([]byte(wrongSecret)))
 	_, err := c.Verify(e.ctx)
 	wantReason(t, "Verify", err, cloud.AccessDenied)
-	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "invalid_client") || strings.Contains(msg, "not-the-secret") {
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, "invalid_client") || strings.Contains(msg, wrongSecret) {
 		t.Errorf("message %q", msg)
 	}
 }
