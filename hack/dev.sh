@@ -518,6 +518,7 @@ SSL_CERT_DIR=${SSL_CERT_DIR:-/etc/ssl/certs}:$DEV_DIR/azuresim-ca setsid "$MANAG
 	--webhook-self-signed \
 	--webhook-port="$ADMISSION_PORT" \
 	--webhook-cert-dir="$DEV_DIR/webhook-certs" \
+	--azure-authority-host-for-tests="https://127.0.0.1:$AZURE_PORT" \
 	$DEV_MANAGER_ARGS \
 	>"$DEV_DIR/manager.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
 MANAGER_PID=$!
