@@ -29,28 +29,30 @@
 // Every change is a Compute Engine operation. A method starts at most one and returns it (its selfLink
 // is the CloudOperation's ID); Operation reads it once per reconcile. So Create is two steps: the
 // template's insert, then, once that has ended, the group's. Inserts and deletes carry a requestId
-// derived from the ServerGroup's UID, the action and the object: a call repeated after a crash, before its
-// operation reached status, gets the same operation back instead of making a second template or group.
-// GCP answers a requestId it has seen with that operation however old, so when the answer is an operation
-// that has ended and the object is not as it left it (deleted or remade outside Gennaker since), or that
-// failed and was reported, the call is made again with the next requestId of a chain, each derived from
-// the one before and the operation it was answered with. The chain is stored nowhere, so a restarted
-// manager walks it to the same place: it makes no object twice, and reports each failed operation on the
-// chain once more (which ones were reported is kept in memory only) before going past it.
+// derived from the ServerGroup's UID, the action and the object: a call repeated after a crash, before
+// its operation reached status, gets the same operation back instead of making a second template or
+// group. GCP answers a requestId it has seen with that operation however old, so when the answer is an
+// operation that has ended and the object is not as it left it (deleted or remade outside Gennaker
+// since), or one that failed and was reported, the call is made again with the next requestId of a
+// chain, each derived from the one before and the operation it was answered with (at most maxReplays,
+// 16, in one call). The chain is stored nowhere, so a restarted manager walks it to the same place: it
+// makes no object twice, and reports each failed operation on the chain once more (which ones were
+// reported is kept in memory only) before going past it.
 //
 // # Traffic
 //
 // A group takes traffic (Enabled) when it is a backend of every spec.gcp.backendServices entry (global
 // backend services, by name or URL), and none (Disabled) when it is a backend of none; in between it is
 // reported as the opposite of spec.traffic, so that the controller calls SetTraffic again. A backend
-// service that no longer exists (404) is one the group is not in: disabling and deleting go on. Enabling adds it to the first one that lacks it, disabling removes
-// it from the first one that has it, one backend service per call: a read-modify-write of the whole
-// backend service (backendServices.update, since the SDK drops an empty backend list from a patch) with
-// the fingerprint read, so a change someone else made in between is refused with 412 and not lost; the
-// service is then read again and the change made on what is there (up to three times in one call). A new
-// backend is balanced like the service's existing ones. A group without backend services has no load
-// balancer: its traffic is the spec's. A group is taken out of its backend services before it is
-// deleted, as GCP refuses to delete a backend.
+// service that no longer exists (404) is one the group is not in: disabling and deleting go on.
+// Enabling adds it to the first one that lacks it, disabling removes it from the first one that has it,
+// one backend service per call: a read-modify-write of the whole backend service
+// (backendServices.update, since the SDK drops an empty backend list from a patch) with the fingerprint
+// read, so a change someone else made in between is refused with 412 and not lost; the service is then
+// read again and the change made on what is there (up to maxFingerprintRetries, 8, times in one call,
+// after a random pause that grows with each). A new backend is balanced like the service's existing
+// ones. A group without backend services has no load balancer: its traffic is the spec's. A group is
+// taken out of its backend services before it is deleted, as GCP refuses to delete a backend.
 //
 // # Health
 //
