@@ -40,6 +40,19 @@ spec:
   capacity: {min: 1, max: 3, desired: 2}
   aws: {imageID: ami-0abc}
 `
+	gcpZonal = `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: ServerGroup
+metadata: {name: NAME}
+spec:
+  application: shop
+  stack: main
+  account: gcp-prod
+  region: europe-west1
+  zones: [europe-west1-b]
+  capacity: {min: 1, max: 3, desired: 2}
+  gcp: {image: debian-12, machineType: e2-small}
+`
 	validPipeline = `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -166,6 +179,16 @@ spec:
 			manifest: validServerGroup,
 			update:   strings.Replace(validServerGroup, "aws: {imageID: ami-0abc}", "aws: {imageID: ami-0abc, launchTemplate: {name: shop-web}}", 1),
 			want:     []string{"spec.aws", "imageID, instanceType and launchTemplate are immutable"},
+		},
+		"server group: gcp zones changed": {
+			manifest: gcpZonal,
+			update:   strings.Replace(gcpZonal, "zones: [europe-west1-b]", "zones: [europe-west1-b, europe-west1-c]", 1),
+			want:     []string{"spec.zones", "zones is immutable for a gcp server group"},
+		},
+		"server group: gcp zones removed": {
+			manifest: gcpZonal,
+			update:   strings.Replace(gcpZonal, "  zones: [europe-west1-b]\n", "", 1),
+			want:     []string{"spec.zones", "zones is immutable for a gcp server group"},
 		},
 		"server group: detail added": {
 			manifest: validServerGroup,

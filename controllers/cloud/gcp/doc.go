@@ -18,7 +18,8 @@
 // # Server groups
 //
 // The managed instance group has the ServerGroup's name; it is zonal when spec.zones has one entry and
-// regional otherwise (spread over spec.zones when given). It is built from spec.gcp.instanceTemplate as
+// regional otherwise (spread over spec.zones when given); the schema makes spec.zones immutable for a
+// gcp server group, as a change would name another group. It is built from spec.gcp.instanceTemplate as
 // it is, or, with image and machineType, from an instance template named after the ServerGroup, made
 // for it (from spec.gcp.instanceTemplate's properties when one is named, with the image and machine type
 // replaced) and deleted with it. Capacity is the group's target size: without an autoscaler a managed
