@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -170,13 +169,9 @@ func environment(spec *v1alpha1.AzureAccount) (azcloud.Configuration, bool, erro
 	if spec.Endpoint == "" {
 		return env, false, nil
 	}
-	u, err := url.Parse(string(spec.Endpoint))
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return env, false, invalid(op, fmt.Sprintf("spec.azure.endpoint %q is not an http(s) URL", spec.Endpoint))
-	}
-	loopback := isLoopback(u.Hostname())
-	if u.Scheme == "http" && !loopback {
-		return env, false, invalid(op, fmt.Sprintf("spec.azure.endpoint %q: plain http is allowed only to a loopback address", spec.Endpoint))
+	u, loopback, err := cloud.ParseEndpoint("spec.azure.endpoint", string(spec.Endpoint))
+	if err != nil {
+		return env, false, invalid(op, err.Error())
 	}
 	endpoint := strings.TrimSuffix(u.String(), "/")
 	services := map[azcloud.ServiceName]azcloud.ServiceConfiguration{}
@@ -188,15 +183,6 @@ func environment(spec *v1alpha1.AzureAccount) (azcloud.Configuration, bool, erro
 	services[azcloud.ResourceManager] = rm
 	env.Services = services
 	return env, loopback, nil
-}
-
-// isLoopback says whether host is localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Client acts on one Azure account's resource group. It is safe for concurrent use.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -87,26 +85,12 @@ type serviceAccountKey struct {
 	TokenURI    string `json:"token_uri"`
 }
 
-// checkURL refuses a URL the operator would send a token or a signed key assertion to in the clear: it
-// must be https, or http to a loopback address (a simulator).
+// checkURL refuses a URL the operator would send a token or a signed key assertion to in the clear.
 func checkURL(field, raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return invalid("Connect", fmt.Sprintf("%s %q is not an http(s) URL", field, raw))
-	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return invalid("Connect", fmt.Sprintf("%s %q: plain http is allowed only to a loopback address", field, raw))
+	if _, _, err := cloud.ParseEndpoint(field, raw); err != nil {
+		return invalid("Connect", err.Error())
 	}
 	return nil
-}
-
-// isLoopback says whether host is localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Connect builds a Client for the account without calling Compute Engine: a Secret account's key is a
