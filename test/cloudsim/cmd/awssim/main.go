@@ -20,34 +20,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 	awssim "github.com/gennaker/gennaker/test/cloudsim/aws"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "awssim:", err)
-		os.Exit(1)
-	}
-}
-
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func main() { simcmd.Main("awssim", run) }
 
 // run serves until ctx is done. It writes one line with the base URL to stdout
 // once it is listening, so scripts can wait for and parse it.
@@ -56,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:4566", "loopback `host:port` to listen on (port 0 picks a free one)")
 	account := fs.String("account", awssim.DefaultAccountID, "AWS account ID of the simulated account")
-	var keys, targetGroups, roles listFlag
+	var keys, targetGroups, roles simcmd.ListFlag
 	fs.Var(&keys, "key", "accepted credentials as `ID:SECRET` (repeatable, at least one)")
 	fs.Var(&targetGroups, "target-group", "target group `ARN` to create (repeatable)")
 	fs.Var(&roles, "role", "assumable role as `ARN` or ARN,EXTERNAL_ID (repeatable)")
@@ -73,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(keys) == 0 {
 		return errors.New("at least one -key ID:SECRET is required")
 	}
-	if err := checkLoopback(*addr); err != nil {
+	if err := simcmd.CheckLoopback(*addr); err != nil {
 		return err
 	}
 
@@ -82,10 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Keys:      map[string]string{},
 		// The package reads a zero delay as "use the default"; on the
 		// command line 0 means no delay, which is a negative Options value.
-		LaunchDelay:        flagDelay(*launch),
-		TargetHealthyDelay: flagDelay(*healthy),
-		TerminateDelay:     flagDelay(*terminate),
-		DeleteDelay:        flagDelay(*del),
+		LaunchDelay:        simcmd.Delay(*launch),
+		TargetHealthyDelay: simcmd.Delay(*healthy),
+		TerminateDelay:     simcmd.Delay(*terminate),
+		DeleteDelay:        simcmd.Delay(*del),
 	}
 	for _, k := range keys {
 		id, secret, ok := strings.Cut(k, ":")
@@ -104,59 +83,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sim.AddRole(arn, ext)
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := simcmd.Listen(*addr)
 	if err != nil {
 		return err
 	}
-	// Names like "localhost" are checked again once resolved.
-	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
-		ln.Close()
-		return fmt.Errorf("refusing to serve on non-loopback address %s", ln.Addr())
-	}
 
-	mux := http.NewServeMux()
-	mux.Handle(awssim.AdminPrefix, sim.AdminHandler())
-	mux.Handle("/", sim)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "awssim listening on http://%s\n", ln.Addr())
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-func flagDelay(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
-// checkLoopback refuses listen addresses that are not plainly loopback, before
-// anything is bound.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("bad -addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("refusing -addr %q: only loopback addresses (127.0.0.1, ::1, localhost) are allowed", addr)
-	}
-	return nil
+	return simcmd.Serve(ctx, ln, awssim.AdminPrefix, sim.AdminHandler(), sim, nil)
 }

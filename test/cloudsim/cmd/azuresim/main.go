@@ -32,34 +32,16 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 	azuresim "github.com/gennaker/gennaker/test/cloudsim/azure"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "azuresim:", err)
-		os.Exit(1)
-	}
-}
-
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func main() { simcmd.Main("azuresim", run) }
 
 // run serves until ctx is done. It writes one line with the base URL to stdout once it is listening,
 // so scripts can wait for and parse it.
@@ -70,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	subscription := fs.String("subscription", azuresim.DefaultSubscriptionID, "the subscription `ID`")
 	tenant := fs.String("tenant", azuresim.DefaultTenantID, "the Entra tenant `ID`")
 	caFile := fs.String("ca-file", "", "write the serving certificate (PEM) to this `file`, for clients to trust")
-	var clients, groups, pools listFlag
+	var clients, groups, pools simcmd.ListFlag
 	fs.Var(&clients, "client", "accepted client credentials as `CLIENT_ID:SECRET` (repeatable, at least one)")
 	fs.Var(&groups, "resource-group", "resource group `name` that exists (repeatable; default "+azuresim.DefaultResourceGroup+")")
 	fs.Var(&pools, "backend-pool", "load balancer backend pool resource `ID` to make (repeatable)")
@@ -87,15 +69,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(clients) == 0 {
 		return errors.New("at least one -client CLIENT_ID:SECRET is required")
 	}
-	if err := checkLoopback(*addr); err != nil {
+	if err := simcmd.CheckLoopback(*addr); err != nil {
 		return err
 	}
 	opts := azuresim.Options{
 		SubscriptionID: *subscription, TenantID: *tenant, ResourceGroups: groups,
 		Clients: map[string]string{},
 		// The package reads a zero delay as "use the default"; on the command line 0 means none.
-		ProvisionDelay: flagDelay(*provision), HealthyDelay: flagDelay(*healthy),
-		DeleteDelay: flagDelay(*del), OperationDelay: flagDelay(*operation),
+		ProvisionDelay: simcmd.Delay(*provision), HealthyDelay: simcmd.Delay(*healthy),
+		DeleteDelay: simcmd.Delay(*del), OperationDelay: simcmd.Delay(*operation),
 	}
 	for _, c := range clients {
 		id, secret, ok := strings.Cut(c, ":")
@@ -122,38 +104,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := simcmd.Listen(*addr)
 	if err != nil {
 		return err
 	}
-	// Names like "localhost" are checked again once resolved.
-	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
-		ln.Close()
-		return fmt.Errorf("refusing to serve on non-loopback address %s", ln.Addr())
-	}
-	mux := http.NewServeMux()
-	mux.Handle(azuresim.AdminPrefix, sim.AdminHandler())
-	mux.Handle("/", sim)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
-	served := make(chan error, 1)
-	go func() { served <- srv.ServeTLS(ln, "", "") }()
 	fmt.Fprintf(stdout, "azuresim listening on https://%s\n", ln.Addr())
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return simcmd.Serve(ctx, ln, azuresim.AdminPrefix, sim.AdminHandler(), sim,
+		&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 }
 
 // selfSigned makes a serving certificate for the loopback names, valid for a week.
@@ -183,26 +140,4 @@ func selfSigned() (tls.Certificate, []byte, error) {
 		return tls.Certificate{}, nil, err
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
-}
-
-func flagDelay(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
-// checkLoopback refuses listen addresses that are not plainly loopback, before anything is bound.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("bad -addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("refusing -addr %q: only loopback addresses (127.0.0.1, ::1, localhost) are allowed", addr)
-	}
-	return nil
 }

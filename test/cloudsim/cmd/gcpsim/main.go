@@ -22,41 +22,19 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
+	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 	gcpsim "github.com/gennaker/gennaker/test/cloudsim/gcp"
 )
 
 // DefaultServiceAccount is the service account the simulator knows when -service-account is not given.
 const DefaultServiceAccount = "deployer@" + gcpsim.DefaultProject + ".iam.gserviceaccount.com"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "gcpsim:", err)
-		os.Exit(1)
-	}
-}
-
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func main() { simcmd.Main("gcpsim", run) }
 
 // run serves until ctx is done. It writes one line with the base URL to stdout once it is listening
 // (and the key file, if asked, is written), so scripts can wait for and parse it.
@@ -64,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gcpsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:18092", "loopback `host:port` to listen on (port 0 picks a free one)")
-	var projects, accounts, impersonable, backends listFlag
+	var projects, accounts, impersonable, backends simcmd.ListFlag
 	fs.Var(&projects, "project", "project `ID` the simulator knows (repeatable; default "+gcpsim.DefaultProject+")")
 	fs.Var(&accounts, "service-account", "service account `EMAIL` whose keys the token endpoint accepts (repeatable; default "+DefaultServiceAccount+")")
 	fs.Var(&impersonable, "impersonable", "service account `EMAIL` any caller may impersonate (repeatable)")
@@ -80,16 +58,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if err := checkLoopback(*addr); err != nil {
+	if err := simcmd.CheckLoopback(*addr); err != nil {
 		return err
 	}
 	if len(accounts) == 0 {
-		accounts = listFlag{DefaultServiceAccount}
+		accounts = simcmd.ListFlag{DefaultServiceAccount}
 	}
 	sim := gcpsim.New(gcpsim.Options{
 		Projects: projects,
 		// The package reads a zero delay as "use the default"; on the command line 0 means none.
-		BootDelay: flagDelay(*boot), HealthyDelay: flagDelay(*healthy), StopDelay: flagDelay(*stopDelay), OperationDelay: flagDelay(*opDelay),
+		BootDelay: simcmd.Delay(*boot), HealthyDelay: simcmd.Delay(*healthy), StopDelay: simcmd.Delay(*stopDelay), OperationDelay: simcmd.Delay(*opDelay),
 	})
 	for _, a := range accounts {
 		sim.AddServiceAccount(a)
@@ -101,14 +79,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sim.AddBackendService(b)
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := simcmd.Listen(*addr)
 	if err != nil {
 		return err
-	}
-	// Names like "localhost" are checked again once resolved.
-	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
-		ln.Close()
-		return fmt.Errorf("refusing to serve on non-loopback address %s", ln.Addr())
 	}
 	url := "http://" + ln.Addr().String()
 	if *keyOut != "" {
@@ -122,28 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	mux := http.NewServeMux()
-	mux.Handle(gcpsim.AdminPrefix, sim.AdminHandler())
-	mux.Handle("/", sim)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "gcpsim listening on %s\n", url)
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return simcmd.Serve(ctx, ln, gcpsim.AdminPrefix, sim.AdminHandler(), sim, nil)
 }
 
 // writeKey writes a service-account JSON key with a new RSA key, whose tokens come from the simulator.
@@ -165,26 +118,4 @@ func writeKey(path, email, project, url string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o600)
-}
-
-func flagDelay(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
-// checkLoopback refuses listen addresses that are not plainly loopback, before anything is bound.
-func checkLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("bad -addr %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("refusing -addr %q: only loopback addresses (127.0.0.1, ::1, localhost) are allowed", addr)
-	}
-	return nil
 }
