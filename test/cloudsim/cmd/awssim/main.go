@@ -22,8 +22,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 	awssim "github.com/gennaker/gennaker/test/cloudsim/aws"
+	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 )
 
 func main() { simcmd.Main("awssim", run) }

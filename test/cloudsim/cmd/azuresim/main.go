@@ -37,8 +37,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 	azuresim "github.com/gennaker/gennaker/test/cloudsim/azure"
+	"github.com/gennaker/gennaker/test/cloudsim/cmd/simcmd"
 )
 
 func main() { simcmd.Main("azuresim", run) }
