@@ -101,7 +101,9 @@ func NewExecution(pl *v1alpha1.Pipeline, r Run) (*v1alpha1.Execution, error) {
 		ex.Labels = map[string]string{v1alpha1.LabelPipeline: pl.Name}
 	}
 	render := func(path, s string) (string, error) {
-		if !strings.Contains(s, "${") {
+		// A cron trigger's values are literal, as they were before other triggers came: a Pipeline that
+		// passes "${HOME}" to a script must not change meaning, or fail, on an upgrade.
+		if tr.Cron != nil || !strings.Contains(s, "${") {
 			return s, nil
 		}
 		vars := engine.TriggerVars(ex)

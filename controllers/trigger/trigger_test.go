@@ -109,6 +109,30 @@ func TestRunNames(t *testing.T) {
 	}
 }
 
+// TestCronValuesAreLiteral: a cron trigger's parameter values are passed as they are written, as they
+// were before other triggers came, while a webhook trigger's are templates over trigger.
+func TestCronValuesAreLiteral(t *testing.T) {
+	pl := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"},
+		Spec: v1alpha1.PipelineSpec{Triggers: []v1alpha1.Trigger{
+			{Cron: &v1alpha1.CronTrigger{Schedule: "@daily"}, Parameters: map[string]string{"script": "echo ${HOME}", "escaped": "$${x}"}},
+			{Name: "ci", Webhook: &v1alpha1.WebhookTrigger{}, Parameters: map[string]string{"version": "${ trigger.payload.version }"}},
+		}}}
+	ex, err := NewExecution(pl, Run{Type: v1alpha1.TriggerCron, Index: 0, Suffix: "cron0-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ex.Spec.Parameters; got["script"] != "echo ${HOME}" || got["escaped"] != "$${x}" {
+		t.Errorf("cron parameters %v, want them as written", got)
+	}
+	ex, err = NewExecution(pl, Run{Type: v1alpha1.TriggerWebhook, Index: 1, Key: "d1", Payload: map[string]any{"version": "1.2.3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ex.Spec.Parameters["version"]; got != "1.2.3" {
+		t.Errorf("webhook parameter %q, want 1.2.3", got)
+	}
+}
+
 // TestTriggerValidation checks the trigger checks the schema cannot make, with the field at fault.
 func TestTriggerValidation(t *testing.T) {
 	spec := v1alpha1.PipelineSpec{

@@ -210,7 +210,9 @@ func (v *pipelineValidator) triggers(path *field.Path) field.ErrorList {
 			val := t.Parameters[k]
 			p, ok := v.params[k]
 			switch {
-			case ok && strings.Contains(val, "${"):
+			case ok && t.Cron == nil && strings.Contains(val, "${"):
+				// A cron trigger's values are literal, as they always were: a cron run has no trigger
+				// values to render.
 				errs = append(errs, v.triggerTemplate(tp.Child("parameters").Key(k), val)...)
 			case !ok:
 				errs = append(errs, field.Invalid(tp.Child("parameters").Key(k), val, fmt.Sprintf("undeclared parameter %q", k)))
