@@ -58,8 +58,10 @@ type Options struct {
 	// TriggerListener, if set, is where the webhook triggers' endpoint (/triggers/<namespace>/<pipeline>/
 	// <trigger>) is served; nil turns it off.
 	TriggerListener net.Listener
-	// RegistryTransport reaches the container registries of image triggers (default
-	// remote.DefaultTransport).
+	// RegistryTransport reaches the container registries of image triggers (default: the webhook stages'
+	// transport without a proxy, which refuses link-local and cloud metadata addresses at dial time and
+	// ignores the proxy environment, since a Pipeline's author names the registry, and the registry its
+	// redirects and token realm).
 	RegistryTransport http.RoundTripper
 	// TriggerMaxBody bounds a webhook trigger call's body (default trigger.DefaultMaxBody, 1 MiB).
 	TriggerMaxBody int64
@@ -79,6 +81,9 @@ func Providers() map[v1alpha1.Provider]cloud.Provider {
 func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	if err := index.Setup(context.Background(), mgr); err != nil {
 		return err
+	}
+	if o.RegistryTransport == nil {
+		o.RegistryTransport = stages.NewWebhookClient(nil).Transport
 	}
 	if o.Providers == nil {
 		o.Providers = Providers()

@@ -78,7 +78,7 @@ func refuseMetadata(_, address string, _ syscall.RawConn) error {
 		return err
 	}
 	if forbidden(ip) {
-		return fmt.Errorf("%s is a link-local or cloud metadata address, which webhooks may not call", host)
+		return fmt.Errorf("%s is a link-local or cloud metadata address, which the operator does not call", host)
 	}
 	return nil
 }
