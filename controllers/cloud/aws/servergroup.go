@@ -31,9 +31,6 @@ const statusDeleting = "Delete in progress"
 // maxTargetGroupsPerCall is how many target groups one Attach/DetachLoadBalancerTargetGroups call takes.
 const maxTargetGroupsPerCall = 10
 
-// maxUnhealthyNamed is how many instances Observation.Unhealthy names.
-const maxUnhealthyNamed = 3
-
 // awsSpec returns the ServerGroup's AWS block, or an InvalidRequest error.
 func awsSpec(op string, sg *v1alpha1.ServerGroup) (*v1alpha1.AWSServerGroup, error) {
 	if sg.Spec.AWS == nil {
@@ -168,8 +165,7 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		}
 	}
 
-	var named []string
-	unhealthy := 0
+	var tally cloud.Tally
 	for _, in := range g.Instances {
 		id := aws.ToString(in.InstanceId)
 		var reason string
@@ -183,24 +179,10 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		case aws.ToString(in.HealthStatus) != "Healthy":
 			reason = "health status " + aws.ToString(in.HealthStatus)
 		}
-		if reason == "" {
-			o.Instances.Healthy++
-			continue
-		}
-		unhealthy++
-		if len(named) < maxUnhealthyNamed {
-			named = append(named, id+": "+reason)
-		}
+		tally.Add(id, reason)
 	}
-	if o.Instances.Healthy < o.Instances.Desired {
-		if more := unhealthy - len(named); more > 0 {
-			named = append(named, fmt.Sprintf("%d more", more))
-		}
-		if missing := int(o.Instances.Desired) - int(o.Instances.Healthy) - unhealthy; missing > 0 {
-			named = append(named, fmt.Sprintf("%d not launched yet", missing))
-		}
-		o.Unhealthy = strings.Join(named, "; ")
-	}
+	o.Instances.Healthy = tally.Healthy
+	o.Unhealthy = tally.Unhealthy(o.Instances.Desired, "not launched yet")
 	return o, nil
 }
 

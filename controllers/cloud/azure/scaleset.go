@@ -43,9 +43,6 @@ const (
 	ipConfigName = "primary"
 )
 
-// maxUnhealthyNamed is how many instances Observation.Unhealthy names.
-const maxUnhealthyNamed = 3
-
 // azureSpec returns the ServerGroup's Azure block, or an InvalidRequest error.
 func azureSpec(op string, sg *v1alpha1.ServerGroup) (*v1alpha1.AzureServerGroup, error) {
 	if sg.Spec.Azure == nil {
@@ -130,8 +127,7 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 	}
 	o.Traffic = trafficOf(sg, ss, vms)
 
-	var named []string
-	unhealthy := 0
+	var tally cloud.Tally
 	for _, vm := range vms {
 		p := vmProps(vm)
 		reason := ""
@@ -147,24 +143,10 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 				reason = "vmHealth " + strings.TrimPrefix(h, "HealthState/")
 			}
 		}
-		if reason == "" {
-			o.Instances.Healthy++
-			continue
-		}
-		unhealthy++
-		if len(named) < maxUnhealthyNamed {
-			named = append(named, str(vm.Name)+": "+reason)
-		}
+		tally.Add(str(vm.Name), reason)
 	}
-	if o.Instances.Healthy < o.Instances.Desired {
-		if more := unhealthy - len(named); more > 0 {
-			named = append(named, fmt.Sprintf("%d more", more))
-		}
-		if missing := int(o.Instances.Desired) - int(o.Instances.Healthy) - unhealthy; missing > 0 {
-			named = append(named, fmt.Sprintf("%d not created yet", missing))
-		}
-		o.Unhealthy = strings.Join(named, "; ")
-	}
+	o.Instances.Healthy = tally.Healthy
+	o.Unhealthy = tally.Unhealthy(o.Instances.Desired, "not created yet")
 	return o, nil
 }
 

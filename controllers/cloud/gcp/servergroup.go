@@ -19,9 +19,6 @@ import (
 	"github.com/gennaker/gennaker/controllers/cloud"
 )
 
-// maxUnhealthyNamed is how many instances Observation.Unhealthy names.
-const maxUnhealthyNamed = 3
-
 // Name limits of Compute Engine: a resource name is at most 63 characters, an instance group's base
 // instance name at most 58.
 const (
@@ -174,8 +171,7 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		}
 	}
 
-	var named []string
-	unhealthy := 0
+	var tally cloud.Tally
 	for _, in := range instances {
 		if leaving(in) {
 			continue
@@ -190,24 +186,10 @@ func (c *Client) Observe(ctx context.Context, sg *v1alpha1.ServerGroup) (cloud.O
 		case byBackend:
 			reason = why[id]
 		}
-		if reason == "" {
-			o.Instances.Healthy++
-			continue
-		}
-		unhealthy++
-		if len(named) < maxUnhealthyNamed {
-			named = append(named, lastPart(id)+": "+reason)
-		}
+		tally.Add(lastPart(id), reason)
 	}
-	if o.Instances.Healthy < o.Instances.Desired {
-		if more := unhealthy - len(named); more > 0 {
-			named = append(named, fmt.Sprintf("%d more", more))
-		}
-		if missing := int(o.Instances.Desired) - int(o.Instances.Healthy) - unhealthy; missing > 0 {
-			named = append(named, fmt.Sprintf("%d not created yet", missing))
-		}
-		o.Unhealthy = strings.Join(named, "; ")
-	}
+	o.Instances.Healthy = tally.Healthy
+	o.Unhealthy = tally.Unhealthy(o.Instances.Desired, "not created yet")
 	return o, nil
 }
 
