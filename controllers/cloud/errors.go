@@ -1,8 +1,11 @@
 package cloud
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 )
 
 // Reason classifies a cloud error the way a person acting on it needs: it becomes the reason of the
@@ -73,3 +76,17 @@ func Retryable(err error) bool {
 
 // IsNotFound says whether err is a classified NotFound.
 func IsNotFound(err error) bool { return ReasonOf(err) == NotFound }
+
+// Invalid is an InvalidRequest error found before any call: the request cannot be made as the spec says.
+func Invalid(op, msg string) error {
+	return &Error{Reason: InvalidRequest, Op: op, Err: errors.New(msg)}
+}
+
+// IsNetworkError says whether err is the network's, not the cloud's answer: no connection, a failed
+// dial, a timeout. Its reason is Unreachable.
+func IsNetworkError(err error) bool {
+	var ne net.Error
+	var ue *url.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &ue) || errors.As(err, &oe) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,10 +1,7 @@
 package aws
 
 import (
-	"context"
 	"errors"
-	"net"
-	"net/url"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -128,10 +125,7 @@ func reasonOf(err error) cloud.Reason {
 	case status >= 400:
 		return cloud.InvalidRequest
 	}
-	var ne net.Error
-	var ue *url.Error
-	var oe *net.OpError
-	if errors.As(err, &ne) || errors.As(err, &ue) || errors.As(err, &oe) || errors.Is(err, context.DeadlineExceeded) {
+	if cloud.IsNetworkError(err) {
 		return cloud.Unreachable
 	}
 	return cloud.Unknown
@@ -148,9 +142,4 @@ func wrap(op string, err error) error {
 		return err
 	}
 	return &cloud.Error{Reason: reasonOf(err), Op: op, Err: err}
-}
-
-// invalid is an InvalidRequest error found before any call.
-func invalid(op, msg string) error {
-	return &cloud.Error{Reason: cloud.InvalidRequest, Op: op, Err: errors.New(msg)}
 }

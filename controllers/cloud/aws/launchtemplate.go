@@ -40,7 +40,7 @@ func launchTemplate(ctx context.Context, r *regional, sg *v1alpha1.ServerGroup, 
 		return pinnedVersion(ctx, r, sg, src)
 	}
 	if src == nil && spec.ImageID == "" {
-		return nil, invalid("CreateLaunchTemplate", "spec.aws.imageID is required when spec.aws.launchTemplate is not set")
+		return nil, cloud.Invalid("CreateLaunchTemplate", "spec.aws.imageID is required when spec.aws.launchTemplate is not set")
 	}
 	data := &ec2types.RequestLaunchTemplateData{}
 	desc := sg.Namespace + "/" + sg.Name
@@ -119,7 +119,7 @@ func ownTemplate(ctx context.Context, r *regional, sg *v1alpha1.ServerGroup, dat
 			return nil, err
 		}
 		if t == nil || cloud.Check(sg, templateObject(sg), templateOwner(t)) != nil {
-			return nil, invalid(op, fmt.Sprintf(
+			return nil, cloud.Invalid(op, fmt.Sprintf(
 				"launch template %s exists and was not made for this server group; set spec.aws.launchTemplate to use it", sg.Name))
 		}
 	default:
@@ -215,7 +215,7 @@ func requestData(d *ec2types.ResponseLaunchTemplateData, name, version string) (
 	}
 	if len(lost) > 0 {
 		slices.Sort(lost)
-		return nil, invalid("CopyLaunchTemplateData", fmt.Sprintf(
+		return nil, cloud.Invalid("CopyLaunchTemplateData", fmt.Sprintf(
 			"launch template %s version %s has %s, which cannot be copied into a launch template of the server group's own; "+
 				"make a version with the image and instance type and name it in spec.aws.launchTemplate without imageID and instanceType",
 			name, version, strings.Join(lost, ", ")))

@@ -100,11 +100,11 @@ var _ cloud.Provider = (*Provider)(nil)
 func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, creds cloud.Credentials) (cloud.Client, error) {
 	const op = "Connect"
 	if account == nil || account.Spec.AWS == nil {
-		return nil, invalid(op, "spec.aws is required for an aws account")
+		return nil, cloud.Invalid(op, "spec.aws is required for an aws account")
 	}
 	spec := account.Spec.AWS
 	if len(spec.Regions) == 0 {
-		return nil, invalid(op, "spec.aws.regions is empty")
+		return nil, cloud.Invalid(op, "spec.aws.regions is empty")
 	}
 	region := spec.Regions[0]
 
@@ -224,14 +224,14 @@ func (c *Client) region(name string) *regional {
 func (c *Client) regionOf(op string, sg *v1alpha1.ServerGroup) (*regional, error) {
 	name := sg.Spec.Region
 	if name == "" {
-		return nil, invalid(op, "spec.region is required")
+		return nil, cloud.Invalid(op, "spec.region is required")
 	}
 	for _, r := range c.regions {
 		if r == name {
 			return c.region(name), nil
 		}
 	}
-	return nil, invalid(op, fmt.Sprintf("region %s is not among the account's regions", name))
+	return nil, cloud.Invalid(op, fmt.Sprintf("region %s is not among the account's regions", name))
 }
 
 // Verify calls STS GetCallerIdentity in the account's first region and returns the caller's ARN.

@@ -34,7 +34,7 @@ const maxTargetGroupsPerCall = 10
 // awsSpec returns the ServerGroup's AWS block, or an InvalidRequest error.
 func awsSpec(op string, sg *v1alpha1.ServerGroup) (*v1alpha1.AWSServerGroup, error) {
 	if sg.Spec.AWS == nil {
-		return nil, invalid(op, "spec.aws is required for a server group in an aws account")
+		return nil, cloud.Invalid(op, "spec.aws is required for a server group in an aws account")
 	}
 	return sg.Spec.AWS, nil
 }
@@ -392,7 +392,7 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 		}
 		return nil, suspend(ctx, r, g, procAddToLoadBalancer, procLaunch, procTerminate)
 	}
-	return nil, invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
+	return nil, cloud.Invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
 }
 
 // Delete force-deletes the group with its instances, then the launch template made for it. A group that

@@ -1,13 +1,10 @@
 package azure
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -95,10 +92,7 @@ func reasonOf(err error) cloud.Reason {
 			return cloud.AccessDenied
 		}
 	}
-	var ne net.Error
-	var ue *url.Error
-	var oe *net.OpError
-	if errors.As(err, &ne) || errors.As(err, &ue) || errors.As(err, &oe) || errors.Is(err, context.DeadlineExceeded) {
+	if cloud.IsNetworkError(err) {
 		return cloud.Unreachable
 	}
 	if ae != nil {
@@ -193,8 +187,3 @@ func (e *authError) Error() string {
 }
 
 func (e *authError) Unwrap() error { return e.err }
-
-// invalid is an InvalidRequest error found before any call.
-func invalid(op, msg string) error {
-	return &cloud.Error{Reason: cloud.InvalidRequest, Op: op, Err: errors.New(msg)}
-}

@@ -89,12 +89,12 @@ var _ cloud.Provider = (*Provider)(nil)
 func (p *Provider) Connect(_ context.Context, account *v1alpha1.CloudAccount, creds cloud.Credentials) (cloud.Client, error) {
 	const op = "Connect"
 	if account == nil || account.Spec.Azure == nil {
-		return nil, invalid(op, "spec.azure is required for an azure account")
+		return nil, cloud.Invalid(op, "spec.azure is required for an azure account")
 	}
 	spec := account.Spec.Azure
 	for field, v := range map[string]string{"subscriptionID": spec.SubscriptionID, "tenantID": spec.TenantID, "clientID": spec.ClientID, "resourceGroup": spec.ResourceGroup} {
 		if v == "" {
-			return nil, invalid(op, "spec.azure."+field+" is required")
+			return nil, cloud.Invalid(op, "spec.azure."+field+" is required")
 		}
 	}
 	env, loopback, err := environment(spec)
@@ -164,14 +164,14 @@ func environment(spec *v1alpha1.AzureAccount) (azcloud.Configuration, bool, erro
 	case v1alpha1.AzureUSGovernment:
 		env = azcloud.AzureGovernment
 	default:
-		return env, false, invalid(op, fmt.Sprintf("spec.azure.cloud %q is not one of AzurePublic, AzureChina, AzureUSGovernment", spec.Cloud))
+		return env, false, cloud.Invalid(op, fmt.Sprintf("spec.azure.cloud %q is not one of AzurePublic, AzureChina, AzureUSGovernment", spec.Cloud))
 	}
 	if spec.Endpoint == "" {
 		return env, false, nil
 	}
 	u, loopback, err := cloud.ParseEndpoint("spec.azure.endpoint", string(spec.Endpoint))
 	if err != nil {
-		return env, false, invalid(op, err.Error())
+		return env, false, cloud.Invalid(op, err.Error())
 	}
 	endpoint := strings.TrimSuffix(u.String(), "/")
 	services := map[azcloud.ServiceName]azcloud.ServiceConfiguration{}

@@ -46,7 +46,7 @@ const (
 // azureSpec returns the ServerGroup's Azure block, or an InvalidRequest error.
 func azureSpec(op string, sg *v1alpha1.ServerGroup) (*v1alpha1.AzureServerGroup, error) {
 	if sg.Spec.Azure == nil {
-		return nil, invalid(op, "spec.azure is required for a server group in an azure account")
+		return nil, cloud.Invalid(op, "spec.azure is required for a server group in an azure account")
 	}
 	return sg.Spec.Azure, nil
 }
@@ -218,7 +218,7 @@ func (c *Client) Create(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha
 	}
 	for field, v := range map[string]string{"imageID": spec.ImageID, "vmSize": spec.VMSize, "subnetID": spec.SubnetID} {
 		if v == "" {
-			return nil, invalid(op, "spec.azure."+field+" is required")
+			return nil, cloud.Invalid(op, "spec.azure."+field+" is required")
 		}
 	}
 	ss, err := c.get(ctx, sg)
@@ -352,7 +352,7 @@ func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1a
 		return nil, err
 	}
 	if t != v1alpha1.TrafficEnabled && t != v1alpha1.TrafficDisabled {
-		return nil, invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
+		return nil, cloud.Invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
 	}
 	ss, err := c.own(ctx, op, sg)
 	if err != nil {
@@ -452,7 +452,7 @@ func updateNICs(ss *armcompute.VirtualMachineScaleSet, want []string, t v1alpha1
 		}
 	}
 	if t == v1alpha1.TrafficEnabled && !primaryDone {
-		return nil, invalid("SetTraffic", "the scale set has no NIC IP configuration to put in the backend pools")
+		return nil, cloud.Invalid("SetTraffic", "the scale set has no NIC IP configuration to put in the backend pools")
 	}
 	return nics, nil
 }
@@ -573,7 +573,7 @@ func (c *Client) checkToken(tok string) error {
 		refuse := err != nil || u.User != nil || !strings.EqualFold(u.Scheme, base.Scheme) || !strings.EqualFold(u.Host, base.Host) ||
 			!strings.HasPrefix(strings.ToLower(u.Path), prefix) || slices.Contains(strings.Split(u.Path, "/"), "..")
 		if refuse {
-			return invalid(op, fmt.Sprintf("status.operation.id: its %s is not under %s%s on the account's Resource Manager endpoint; the operation is dropped and the group observed afresh",
+			return cloud.Invalid(op, fmt.Sprintf("status.operation.id: its %s is not under %s%s on the account's Resource Manager endpoint; the operation is dropped and the group observed afresh",
 				k, strings.TrimSuffix(c.raw.Endpoint(), "/"), prefix))
 		}
 	}

@@ -1,12 +1,9 @@
 package gcp
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"cloud.google.com/go/auth"
@@ -81,10 +78,7 @@ func reasonOf(err error) cloud.Reason {
 	if msg := err.Error(); strings.Contains(msg, "impersonate: status code 401") || strings.Contains(msg, "impersonate: status code 403") {
 		return cloud.AccessDenied
 	}
-	var ne net.Error
-	var ue *url.Error
-	var oe *net.OpError
-	if errors.As(err, &ne) || errors.As(err, &ue) || errors.As(err, &oe) || errors.Is(err, context.DeadlineExceeded) {
+	if cloud.IsNetworkError(err) {
 		return cloud.Unreachable
 	}
 	return cloud.Unknown
@@ -101,11 +95,6 @@ func wrap(op string, err error) error {
 		return err
 	}
 	return &cloud.Error{Reason: reasonOf(err), Op: op, Err: err}
-}
-
-// invalid is an InvalidRequest error found before any call.
-func invalid(op, msg string) error {
-	return &cloud.Error{Reason: cloud.InvalidRequest, Op: op, Err: errors.New(msg)}
 }
 
 // isReason says whether err is the API's error of that reason.

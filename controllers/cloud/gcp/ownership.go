@@ -101,5 +101,5 @@ func (c *Client) Adopt(ctx context.Context, sg *v1alpha1.ServerGroup) (*v1alpha1
 	if adopt, err := cloud.Claim(sg, groupObject(sg), ownerOf(g.GetDescription())); err != nil || !adopt {
 		return nil, err
 	}
-	return nil, invalid("Adopt", "adopting "+groupObject(sg)+" is not supported on GCP: the owner is written in the group's description, which cannot be changed; remove annotation "+v1alpha1.AnnotationAdopt)
+	return nil, cloud.Invalid("Adopt", "adopting "+groupObject(sg)+" is not supported on GCP: the owner is written in the group's description, which cannot be changed; remove annotation "+v1alpha1.AnnotationAdopt)
 }

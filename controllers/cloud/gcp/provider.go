@@ -88,7 +88,7 @@ type serviceAccountKey struct {
 // checkURL refuses a URL the operator would send a token or a signed key assertion to in the clear.
 func checkURL(field, raw string) error {
 	if _, _, err := cloud.ParseEndpoint(field, raw); err != nil {
-		return invalid("Connect", err.Error())
+		return cloud.Invalid("Connect", err.Error())
 	}
 	return nil
 }
@@ -99,11 +99,11 @@ func checkURL(field, raw string) error {
 func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, creds cloud.Credentials) (cloud.Client, error) {
 	const op = "Connect"
 	if account == nil || account.Spec.GCP == nil {
-		return nil, invalid(op, "spec.gcp is required for a gcp account")
+		return nil, cloud.Invalid(op, "spec.gcp is required for a gcp account")
 	}
 	spec := account.Spec.GCP
 	if spec.Project == "" {
-		return nil, invalid(op, "spec.gcp.project is required")
+		return nil, cloud.Invalid(op, "spec.gcp.project is required")
 	}
 	if spec.Endpoint != "" {
 		if err := checkURL("spec.gcp.endpoint", string(spec.Endpoint)); err != nil {
@@ -128,13 +128,13 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 	} else {
 		var key serviceAccountKey
 		if err := json.Unmarshal(creds.Bytes(), &key); err != nil {
-			return nil, invalid(op, "the Secret's key is not a service-account JSON key: it is not JSON")
+			return nil, cloud.Invalid(op, "the Secret's key is not a service-account JSON key: it is not JSON")
 		}
 		switch {
 		case key.Type != "service_account":
-			return nil, invalid(op, "the Secret's key is not a service-account JSON key: its type is not service_account")
+			return nil, cloud.Invalid(op, "the Secret's key is not a service-account JSON key: its type is not service_account")
 		case key.ClientEmail == "" || key.PrivateKey == "":
-			return nil, invalid(op, "the Secret's service-account key has no client_email or no private_key")
+			return nil, cloud.Invalid(op, "the Secret's service-account key has no client_email or no private_key")
 		}
 		if key.TokenURI != "" {
 			if err := checkURL("the Secret's service-account key's token_uri", key.TokenURI); err != nil {
@@ -145,7 +145,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 		ac, err = credentials.NewCredentialsFromJSON(credentials.ServiceAccount, creds.Bytes(),
 			&credentials.DetectOptions{Scopes: []string{Scope}, Client: tokenClient})
 		if err != nil {
-			return nil, invalid(op, "the Secret's service-account key cannot be used: "+redactKeyError(err))
+			return nil, cloud.Invalid(op, "the Secret's service-account key cannot be used: "+redactKeyError(err))
 		}
 	}
 	if sa := spec.ImpersonateServiceAccount; sa != "" {
@@ -155,7 +155,7 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 		}
 		ac, err = impersonate.NewCredentials(&impersonate.CredentialsOptions{TargetPrincipal: sa, Scopes: []string{Scope}, Client: iam})
 		if err != nil {
-			return nil, invalid(op, "spec.gcp.impersonateServiceAccount: "+err.Error())
+			return nil, cloud.Invalid(op, "spec.gcp.impersonateServiceAccount: "+err.Error())
 		}
 		identity = sa
 	}
@@ -207,7 +207,7 @@ func (p *Provider) authorized(ac *auth.Credentials, base http.RoundTripper, time
 	if iamEndpoint != "" {
 		u, err := url.Parse(iamEndpoint)
 		if err != nil {
-			return nil, invalid("Connect", "the IAM Credentials endpoint is not a URL")
+			return nil, cloud.Invalid("Connect", "the IAM Credentials endpoint is not a URL")
 		}
 		base = redirect{to: u, next: base}
 	}

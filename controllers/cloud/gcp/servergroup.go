@@ -39,7 +39,7 @@ const defaultNetwork = "global/networks/default"
 // gcpSpec returns the ServerGroup's GCP block, or an InvalidRequest error.
 func gcpSpec(op string, sg *v1alpha1.ServerGroup) (*v1alpha1.GCPServerGroup, error) {
 	if sg.Spec.GCP == nil {
-		return nil, invalid(op, "spec.gcp is required for a server group in a gcp account")
+		return nil, cloud.Invalid(op, "spec.gcp is required for a server group in a gcp account")
 	}
 	return sg.Spec.GCP, nil
 }
@@ -49,21 +49,21 @@ func gcpSpec(op string, sg *v1alpha1.ServerGroup) (*v1alpha1.GCPServerGroup, err
 func location(op string, sg *v1alpha1.ServerGroup) (zonal bool, loc string, err error) {
 	region := sg.Spec.Region
 	if region == "" {
-		return false, "", invalid(op, "spec.region is required")
+		return false, "", cloud.Invalid(op, "spec.region is required")
 	}
 	if len(sg.Name) > maxName {
-		return false, "", invalid(op, fmt.Sprintf("metadata.name %s is longer than the %d characters of a GCP resource name", sg.Name, maxName))
+		return false, "", cloud.Invalid(op, fmt.Sprintf("metadata.name %s is longer than the %d characters of a GCP resource name", sg.Name, maxName))
 	}
 	if len(sg.Spec.Zones) == 1 {
 		z := sg.Spec.Zones[0]
 		if !strings.HasPrefix(z, region+"-") {
-			return false, "", invalid(op, fmt.Sprintf("spec.zones[0] %s is not a zone of region %s", z, region))
+			return false, "", cloud.Invalid(op, fmt.Sprintf("spec.zones[0] %s is not a zone of region %s", z, region))
 		}
 		return true, z, nil
 	}
 	for i, z := range sg.Spec.Zones {
 		if !strings.HasPrefix(z, region+"-") {
-			return false, "", invalid(op, fmt.Sprintf("spec.zones[%d] %s is not a zone of region %s", i, z, region))
+			return false, "", cloud.Invalid(op, fmt.Sprintf("spec.zones[%d] %s is not a zone of region %s", i, z, region))
 		}
 	}
 	return false, region, nil
@@ -347,15 +347,15 @@ func (c *Client) template(ctx context.Context, sg *v1alpha1.ServerGroup, spec *v
 	const op = "instanceTemplates.insert"
 	if spec.Image == "" && spec.MachineType == "" {
 		if spec.InstanceTemplate == "" {
-			return "", nil, invalid(op, "spec.gcp needs instanceTemplate, or image and machineType")
+			return "", nil, cloud.Invalid(op, "spec.gcp needs instanceTemplate, or image and machineType")
 		}
 		return c.templateURL(spec.InstanceTemplate), nil, nil
 	}
 	if spec.Image == "" {
-		return "", nil, invalid(op, "spec.gcp.image is required with machineType")
+		return "", nil, cloud.Invalid(op, "spec.gcp.image is required with machineType")
 	}
 	if spec.MachineType == "" && spec.InstanceTemplate == "" {
-		return "", nil, invalid(op, "spec.gcp.machineType is required with image, unless instanceTemplate gives it")
+		return "", nil, cloud.Invalid(op, "spec.gcp.machineType is required with image, unless instanceTemplate gives it")
 	}
 	t, err := c.getTemplate(ctx, c.project, sg.Name)
 	if err != nil {
@@ -518,7 +518,7 @@ const (
 func (c *Client) SetTraffic(ctx context.Context, sg *v1alpha1.ServerGroup, t v1alpha1.Traffic) (*v1alpha1.CloudOperation, error) {
 	const op = "SetTraffic"
 	if t != v1alpha1.TrafficEnabled && t != v1alpha1.TrafficDisabled {
-		return nil, invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
+		return nil, cloud.Invalid(op, fmt.Sprintf("traffic must be %s or %s, not %q", v1alpha1.TrafficEnabled, v1alpha1.TrafficDisabled, t))
 	}
 	spec, err := gcpSpec(op, sg)
 	if err != nil {
