@@ -51,10 +51,10 @@ type CronTrigger struct {
 	TimeZone string `json:"timeZone,omitempty"`
 }
 
-// Trigger starts Executions of a pipeline by itself. Exactly one of cron, webhook, pipeline and image is
-// set (their types are in trigger_types.go).
-// +kubebuilder:validation:XValidation:rule="[has(self.cron), has(self.webhook), has(self.pipeline), has(self.image)].filter(x, x).size() == 1",message="exactly one of cron, webhook, pipeline or image must be set"
-// +kubebuilder:validation:XValidation:rule="has(self.cron) || has(self.name)",message="name is required for webhook, pipeline and image triggers",fieldPath=".name"
+// Trigger starts Executions of a pipeline by itself. Exactly one of cron, webhook, pipeline, image, maven
+// and machineImage is set (their types are in trigger_types.go).
+// +kubebuilder:validation:XValidation:rule="[has(self.cron), has(self.webhook), has(self.pipeline), has(self.image), has(self.maven), has(self.machineImage)].filter(x, x).size() == 1",message="exactly one of cron, webhook, pipeline, image, maven or machineImage must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.cron) || has(self.name)",message="name is required for webhook, pipeline, image, maven and machineImage triggers",fieldPath=".name"
 type Trigger struct {
 	// Name of the trigger, unique in the pipeline: the last part of a webhook trigger's URL, and part of
 	// the names of the runs it starts.
@@ -74,6 +74,13 @@ type Trigger struct {
 	// Image starts an Execution when a new matching tag appears in a container repository.
 	// +optional
 	Image *ImageTrigger `json:"image,omitempty"`
+	// Maven starts an Execution when a new version of a Jar appears in a Maven repository.
+	// +optional
+	Maven *MavenTrigger `json:"maven,omitempty"`
+	// MachineImage starts an Execution when a new machine image (an AWS AMI, a GCP image, an Azure gallery
+	// image version) appears in a cloud account.
+	// +optional
+	MachineImage *MachineImageTrigger `json:"machineImage,omitempty"`
 	// Parameters of the Executions this trigger starts; values may be templates over trigger, such as
 	// "${ trigger.artifact.reference }" or, for a webhook, "${ trigger.payload.version }".
 	// +kubebuilder:validation:MaxProperties=64
@@ -615,6 +622,12 @@ type TriggerStatus struct {
 	// Pipeline is how far a pipeline trigger has handled the watched pipeline's runs.
 	// +optional
 	Pipeline *PipelineTriggerStatus `json:"pipeline,omitempty"`
+	// Maven is what a maven trigger last saw.
+	// +optional
+	Maven *PolledArtifactStatus `json:"maven,omitempty"`
+	// MachineImage is what a machineImage trigger last saw.
+	// +optional
+	MachineImage *PolledArtifactStatus `json:"machineImage,omitempty"`
 }
 
 // PipelineStatus is the observed state of a Pipeline.

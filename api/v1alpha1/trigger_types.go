@@ -10,6 +10,9 @@ import (
 const (
 	TriggerWebhook = "webhook"
 	TriggerImage   = "image"
+	TriggerMaven   = "maven"
+	// TriggerMachineImage is the type of runs a machineImage trigger starts.
+	TriggerMachineImage = "machineImage"
 )
 
 // Annotations the operator sets on the runs its triggers start; admission drops them from anyone else's.
@@ -151,4 +154,114 @@ type PipelineTriggerStatus struct {
 	// +listType=set
 	// +optional
 	Handled []string `json:"handled,omitempty"`
+}
+
+// MavenTrigger starts a run when a new version of a Jar appears in a Maven repository, as its
+// maven-metadata.xml lists it (<repository>/<groupId as a path>/<artifactId>/maven-metadata.xml). The run's
+// artifact is the Jar: type Jar, reference its URL, version the version, digest its sha256 when the
+// repository publishes one. The first look only records what is there.
+type MavenTrigger struct {
+	// Repository is the Maven repository's base URL, such as https://repo.example.com/maven2.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https?://`
+	Repository string `json:"repository"`
+	// GroupID of the Jar, such as com.example.shop.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +kubebuilder:validation:MaxLength=256
+	GroupID string `json:"groupId"`
+	// ArtifactID of the Jar, such as checkout-service.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +kubebuilder:validation:MaxLength=256
+	ArtifactID string `json:"artifactId"`
+	// Versions is a version range (^1.2, >=1.0.0 <2.0.0); empty means any release. Snapshots
+	// (-SNAPSHOT) never match.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Versions string `json:"versions,omitempty"`
+	// SecretRef names a Secret in the Pipeline's namespace with the repository's credentials, as the keys
+	// username and password (basic authentication); without it the repository is read anonymously.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	SecretRef string `json:"secretRef,omitempty"`
+	// Interval between two looks at the repository; one look serves every Pipeline that watches the same
+	// Jar, at the shortest interval they ask for.
+	// +kubebuilder:default="1m"
+	// +optional
+	Interval Duration `json:"interval,omitempty"`
+}
+
+// MachineImageTrigger starts a run when a new machine image appears in a CloudAccount: an AWS AMI owned by
+// the account, a GCP image of the account's project, an Azure gallery image version. The newest image that
+// matches every filter given is the one a run deploys (artifact type MachineImage, reference the image's ID:
+// ami-..., the GCP image's self link, the Azure version's resource ID; version the image's name). Which
+// filters apply depends on the account's provider; one that does not apply makes the Pipeline not Ready.
+// The first look only records what is there.
+type MachineImageTrigger struct {
+	// Account is the CloudAccount, in the Pipeline's namespace, whose images are watched.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:MaxLength=253
+	Account string `json:"account"`
+	// Region the images are in: required for AWS; for Azure, a region the version must be replicated to;
+	// not used for GCP, whose images are global.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Region string `json:"region,omitempty"`
+	// Name is a pattern image names must match, * matching any run of characters: an AMI's name, a GCP
+	// image's name, an Azure image version's name (1.4.*).
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Tags every image must carry, with these values: AWS tags, GCP labels, Azure tags.
+	// +kubebuilder:validation:MaxProperties=16
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+	// Family is a GCP image family: its newest image that is not deprecated.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Family string `json:"family,omitempty"`
+	// Gallery is an Azure image definition in a compute gallery, whose versions are watched.
+	// +optional
+	Gallery *GalleryImage `json:"gallery,omitempty"`
+	// Interval between two looks; one look serves every Pipeline that watches the same images.
+	// +kubebuilder:default="5m"
+	// +optional
+	Interval Duration `json:"interval,omitempty"`
+}
+
+// GalleryImage is an image definition in an Azure compute gallery.
+type GalleryImage struct {
+	// ResourceGroup of the gallery.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=90
+	ResourceGroup string `json:"resourceGroup"`
+	// Gallery is the gallery's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	Gallery string `json:"gallery"`
+	// Image is the image definition's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=80
+	Image string `json:"image"`
+}
+
+// PolledArtifactStatus is what the last look of a maven or machineImage trigger saw.
+type PolledArtifactStatus struct {
+	// LastCheckTime is when the source was last read, successfully or not.
+	// +optional
+	LastCheckTime *metav1.Time `json:"lastCheckTime,omitempty"`
+	// Version is the newest matching version (a Jar's version, an image's name) when last read: the last
+	// one a run was started for, or the one found at the first look.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Reference identifies that version: the Jar's URL, the image's ID.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reference string `json:"reference,omitempty"`
+	// Message says what the last look found, or why it failed.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
 }
