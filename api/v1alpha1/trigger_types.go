@@ -199,7 +199,8 @@ type MavenTrigger struct {
 // filters apply depends on the account's provider; one that does not apply makes the Pipeline not Ready.
 // The first look only records what is there.
 type MachineImageTrigger struct {
-	// Account is the CloudAccount, in the Pipeline's namespace, whose images are watched.
+	// Account is the CloudAccount whose images are watched; the Pipeline's namespace must be among its
+	// allowedNamespaces.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +kubebuilder:validation:MaxLength=253
 	Account string `json:"account"`
