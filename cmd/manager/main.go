@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"time"
 	_ "time/tzdata" // time zones of cron triggers and windows, also where the image has no zoneinfo
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,6 +34,9 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, leaderNamespace string
+		leaderID                                string
+		leaderLease, leaderRenew, leaderRetry   time.Duration
+		watchSelector                           labels.Selector
 		triggerAddr                             string
 		leaderElect, secureMetrics              bool
 		o                                       controllers.Options
@@ -56,6 +61,22 @@ func main() {
 		"Elect a leader, so that only one of several manager replicas reconciles at a time.")
 	flag.StringVar(&leaderNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election Lease; defaults to the pod's namespace, and is required outside a cluster.")
+	flag.StringVar(&leaderID, "leader-election-id", "gennaker.delivery.gennaker.io",
+		"Name of the leader election Lease: each shard (--watch-label-selector) needs its own.")
+	flag.DurationVar(&leaderLease, "leader-election-lease-duration", 15*time.Second,
+		"How long a leader that stops renewing (killed, cut off) keeps the lease before another replica takes over.")
+	flag.DurationVar(&leaderRenew, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader tries to renew before it gives up leading and exits; less than the lease duration.")
+	flag.DurationVar(&leaderRetry, "leader-election-retry-period", 2*time.Second,
+		"How often replicas try to take or renew the lease.")
+	flag.Func("watch-label-selector",
+		"Label selector of the Pipelines, Executions and ServerGroups this manager looks after, such as "+
+			"'sharding.gennaker.io/key in (shard1)' or '!sharding.gennaker.io/key'; empty: all of them. "+
+			"Each shard runs as its own Deployment with its own --leader-election-id.",
+		func(v string) (err error) {
+			watchSelector, err = labels.Parse(v)
+			return err
+		})
 	flag.BoolVar(&hooks.selfSigned, "webhook-self-signed", false,
 		"Make a CA and a serving certificate for 127.0.0.1 at start and create or update the webhook configurations with url https://127.0.0.1:<webhook-port> and that CA (make dev, a bare API server); needs the RBAC of config/selfsigned. In a cluster, cert-manager and config/default do this.")
 	flag.IntVar(&hooks.port, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks' https server.")
@@ -112,12 +133,15 @@ func main() {
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		WebhookServer:                 webhookServer,
 		Scheme:                        scheme,
-		Cache:                         controllers.CacheOptions(),
+		Cache:                         controllers.WithWatchSelector(controllers.CacheOptions(), watchSelector),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
-		LeaderElectionID:              "gennaker.delivery.gennaker.io",
+		LeaderElectionID:              leaderID,
 		LeaderElectionNamespace:       leaderNamespace,
+		LeaseDuration:                 &leaderLease,
+		RenewDeadline:                 &leaderRenew,
+		RetryPeriod:                   &leaderRetry,
 		LeaderElectionReleaseOnCancel: true, // a stopped manager hands over at once instead of after the lease expires
 	})
 	if err != nil {
@@ -139,11 +163,19 @@ func main() {
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
-	log.Info("starting the manager")
+	log.Info("starting the manager", "watchLabelSelector", selectorString(watchSelector), "leaderElection", leaderElect, "leaseName", leaderID)
 	err = mgr.Start(ctx)
 	hooks.cleanup() // the self-signed key does not outlive the manager
 	if err != nil {
 		log.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// selectorString is how the log shows a selector; nil is everything.
+func selectorString(sel labels.Selector) string {
+	if sel == nil || sel.Empty() {
+		return "everything"
+	}
+	return sel.String()
 }

@@ -244,6 +244,7 @@ func (d Deploy) create(ctx context.Context, s *engine.StageRun, index int, plan 
 			},
 			Spec: *plan.spec.DeepCopy(),
 		}
+		InheritShard(s.Execution, g)
 		err = d.Client.Create(ctx, g)
 		switch {
 		case err == nil:

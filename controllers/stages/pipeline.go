@@ -89,6 +89,8 @@ func (p Pipeline) Start(ctx context.Context, s *engine.StageRun) error {
 		},
 		Spec: v1alpha1.ExecutionSpec{Pipeline: ps.Name, Parameters: params},
 	}
+	// The child's Pipeline must be in the parent's shard: a manager sees only its own Pipelines.
+	InheritShard(parent, child)
 	err := p.Client.Create(ctx, child)
 	adopted := apierrors.IsAlreadyExists(err)
 	if adopted {
