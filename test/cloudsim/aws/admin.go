@@ -18,6 +18,9 @@ const AdminPrefix = "/_sim/"
 //	DELETE /_sim/calls                   resets the counters
 //	GET    /_sim/groups                  -> [GroupView, ...]
 //	GET    /_sim/launch-templates        -> [LaunchTemplateView, ...]
+//	GET    /_sim/images                  -> [ImageView, ...]
+//	POST   /_sim/images                  {"region":"us-east-1","name":"web-1.2.0","tags":{"app":"web"}}
+//	                                     -> {"id":"ami-..."}; seeds an AMI (see Image)
 //	POST   /_sim/faults                  {"service":"autoscaling","action":"CreateAutoScalingGroup",
 //	                                      "kind":"Throttle","count":2,"delay":"500ms"}
 //	DELETE /_sim/faults                  clears faults
@@ -42,6 +45,10 @@ func (s *Sim) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /_sim/launch-templates", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.LaunchTemplates())
 	})
+	mux.HandleFunc("GET /_sim/images", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Images())
+	})
+	mux.HandleFunc("POST /_sim/images", s.addImageHandler)
 	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		f, err := decodeFault(r)
 		if err != nil {

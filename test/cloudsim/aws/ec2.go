@@ -20,6 +20,8 @@ var ec2Service = &service{
 		"DescribeLaunchTemplateVersions": (*Sim).describeLaunchTemplateVersions,
 		"DeleteLaunchTemplate":           (*Sim).deleteLaunchTemplate,
 		"CreateTags":                     (*Sim).createTags,
+		"RegisterImage":                  (*Sim).registerImage,
+		"DescribeImages":                 (*Sim).describeImages,
 	},
 }
 

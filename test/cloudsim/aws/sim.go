@@ -24,6 +24,8 @@
 //     version's data, the image, instance type, user data, key name and
 //     security group IDs are kept and described, the rest is dropped; tags
 //     (CreateTags on launch templates).
+//   - EC2 machine images (AMIs): RegisterImage, DescribeImages with owners,
+//     filters and pages, and AddImage to seed them (images.go).
 //   - Faults injected per service and operation: throttling, server errors,
 //     slow answers and a missing IAM permission (AccessDenied).
 //
@@ -104,6 +106,9 @@ type Sim struct {
 	calls        map[string]int
 	faults       []*activeFault
 	seq          uint64 // source of instance and resource IDs
+
+	images         map[string][]*image // region -> AMIs in creation order (images.go)
+	imagePageLimit int
 }
 
 // New returns a Sim configured by opts.
@@ -127,6 +132,7 @@ func New(opts Options) *Sim {
 		regions:      map[string]*regionState{},
 		neverHealthy: map[string]bool{},
 		calls:        map[string]int{},
+		images:       map[string][]*image{},
 	}
 	for id, secret := range opts.Keys {
 		s.keys[id] = secret
