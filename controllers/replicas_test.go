@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,7 +46,10 @@ var (
 // o's controller settings and, if sel is set, watching only what it matches (--watch-label-selector).
 func startReplica(t *testing.T, name, ns, lease string, o controllers.Options, sel k8slabels.Selector) *replica {
 	t.Helper()
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	// Its own user agent: the API server names it in managedFields as what wrote each field.
+	cfg := rest.CopyConfig(env.Config)
+	cfg.UserAgent = name
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        testenv.Scheme,
 		Cache:                         controllers.WithWatchSelector(controllers.CacheOptions(), sel),
 		Metrics:                       metricsserver.Options{BindAddress: "0"},

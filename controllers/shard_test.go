@@ -1,0 +1,109 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers"
+	"github.com/gennaker/gennaker/test/testenv"
+)
+
+// shardPipeline deploys cluster shop-<stack> red/black; labels is the Pipeline's metadata.labels.
+func shardPipeline(a *awsEnv, name, labels, stack string) string {
+	return fmt.Sprintf(`
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: %s, labels: %s}
+spec:
+  application: shop
+  stages:
+  - name: deploy
+    deploy:
+      clusters:
+      - account: %s
+        region: us-east-1
+        stack: %s
+        capacity: {min: 1, max: 2, desired: 1}
+        strategy: RedBlack
+        aws: {imageID: ami-00000000000000001, instanceType: m7g.large, targetGroupARNs: [%s], subnetIDs: [subnet-0a]}
+`, name, labels, a.account, stack, targetGroup)
+}
+
+// TestShardsSplitTheWork runs two shards side by side, each a leader-elected manager with its own Lease
+// and --watch-label-selector: one for `sharding.gennaker.io/key in (shard1)`, one for everything without
+// the label. A shard1 run whose pipeline stage starts a child run that deploys, and an unlabelled run that
+// deploys, both finish; the child and the ServerGroup carry their parent's shard, and the API server's
+// managedFields show that each object was written by its own shard's manager only.
+func TestShardsSplitTheWork(t *testing.T) {
+	g := testenv.NewWithT(t)
+	a := setupAWS(t, false)
+	one := k8slabels.SelectorFromSet(k8slabels.Set{controllers.ShardLabel: "shard1"})
+	unlabelledOnly, err := k8slabels.Parse("!" + controllers.ShardLabel)
+	g.Expect(err).NotTo(HaveOccurred())
+	o := a.manager().Controllers
+	shard1 := startReplica(t, "gennaker-shard1", a.ns, "gennaker-shard1", o, one)
+	unlabelled := startReplica(t, "gennaker-unlabelled", a.ns, "gennaker-unlabelled", o, unlabelledOnly)
+	g.Eventually(func() bool { return shard1.leads() && unlabelled.leads() }, "30s", "10ms").Should(BeTrue(), "each shard leads its own Lease")
+
+	apply(t, a.ns, shardPipeline(a, "release-1", "{sharding.gennaker.io/key: shard1}", "main")+`
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: parent, labels: {sharding.gennaker.io/key: shard1}}
+spec:
+  application: shop
+  stages:
+  - {name: child, pipeline: {name: release-1}}
+---`+shardPipeline(a, "release-edge", "{}", "edge"))
+	ex := &v1alpha1.Execution{Spec: v1alpha1.ExecutionSpec{Pipeline: "parent"}}
+	ex.Name, ex.Namespace, ex.Labels = "in-shard1", a.ns, map[string]string{controllers.ShardLabel: "shard1"}
+	g.Expect(env.Client.Create(context.Background(), ex)).To(Succeed())
+	run(t, a.ns, "unlabelled", "release-edge", nil)
+
+	parent := waitPhase(g, a.ns, "in-shard1", v1alpha1.ExecutionSucceeded)
+	child, _ := outputs(g, stageOf(g, parent, "child"))["execution"].(string)
+	g.Expect(child).NotTo(BeEmpty())
+	waitPhase(g, a.ns, "unlabelled", v1alpha1.ExecutionSucceeded)
+	g.Expect(execution(g, a.ns, child).Labels).To(HaveKeyWithValue(controllers.ShardLabel, "shard1"), "the child run left its parent's shard")
+	g.Eventually(func(g Gomega) {
+		g.Expect(groups(g, a.ns)).To(Equal(map[string]groupState{
+			"shop-main-v000": {v1alpha1.TrafficEnabled, 1, 1},
+			"shop-edge-v000": {v1alpha1.TrafficEnabled, 1, 1},
+		}))
+	}).Should(Succeed())
+	g.Expect(getGroup(g, a.ns, "shop-main-v000").Labels).To(HaveKeyWithValue(controllers.ShardLabel, "shard1"))
+	g.Expect(getGroup(g, a.ns, "shop-edge-v000").Labels).NotTo(HaveKey(controllers.ShardLabel))
+
+	writers := func(obj client.Object) []string {
+		g.Expect(env.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		var out []string
+		for _, f := range obj.GetManagedFields() {
+			out = append(out, f.Manager)
+		}
+		return out
+	}
+	key := func(o client.Object, name string) client.Object { o.SetNamespace(a.ns); o.SetName(name); return o }
+	for _, c := range []struct {
+		obj        client.Object
+		own, other string
+	}{
+		{key(&v1alpha1.Execution{}, "in-shard1"), "gennaker-shard1", "gennaker-unlabelled"},
+		{key(&v1alpha1.Execution{}, child), "gennaker-shard1", "gennaker-unlabelled"},
+		{key(&v1alpha1.Pipeline{}, "parent"), "gennaker-shard1", "gennaker-unlabelled"},
+		{key(&v1alpha1.ServerGroup{}, "shop-main-v000"), "gennaker-shard1", "gennaker-unlabelled"},
+		{key(&v1alpha1.Execution{}, "unlabelled"), "gennaker-unlabelled", "gennaker-shard1"},
+		{key(&v1alpha1.Pipeline{}, "release-edge"), "gennaker-unlabelled", "gennaker-shard1"},
+		{key(&v1alpha1.ServerGroup{}, "shop-edge-v000"), "gennaker-unlabelled", "gennaker-shard1"},
+	} {
+		w := writers(c.obj)
+		g.Expect(w).To(ContainElement(c.own), "%T %s was not written by its shard", c.obj, c.obj.GetName())
+		g.Expect(w).NotTo(ContainElement(c.other), "%T %s was written by the other shard", c.obj, c.obj.GetName())
+	}
+	g.Expect(asgNames(a)).To(Equal([]string{"shop-edge-v000", "shop-main-v000"}))
+}
