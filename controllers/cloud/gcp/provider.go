@@ -189,6 +189,9 @@ func (p *Provider) Connect(ctx context.Context, account *v1alpha1.CloudAccount, 
 	if c.backends, err = compute.NewBackendServicesRESTClient(ctx, opts...); err != nil {
 		return nil, wrap(op, err)
 	}
+	if c.images, err = compute.NewImagesRESTClient(ctx, opts...); err != nil {
+		return nil, wrap(op, err)
+	}
 	if c.globalOps, err = compute.NewGlobalOperationsRESTClient(ctx, opts...); err != nil {
 		return nil, wrap(op, err)
 	}
@@ -260,6 +263,7 @@ type Client struct {
 	regionMIGs *compute.RegionInstanceGroupManagersClient
 	zoneMIGs   *compute.InstanceGroupManagersClient
 	backends   *compute.BackendServicesClient
+	images     *compute.ImagesClient // read by MachineImages (images.go)
 	globalOps  *compute.GlobalOperationsClient
 	regionOps  *compute.RegionOperationsClient
 	zoneOps    *compute.ZoneOperationsClient

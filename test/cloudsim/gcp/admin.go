@@ -16,6 +16,8 @@ const AdminPrefix = "/_sim/"
 //	DELETE /_sim/calls              resets the counters
 //	GET    /_sim/groups             -> [GroupView, ...]
 //	GET    /_sim/templates          -> [TemplateView, ...]
+//	GET    /_sim/images             -> [Image, ...]
+//	POST   /_sim/images             {"name":"web-v3","family":"web","labels":{"app":"web"}} seeds an image
 //	GET    /_sim/backend-services?name=NAME -> BackendServiceView
 //	POST   /_sim/faults             {"method":"backendServices.patch","kind":"ConcurrentChange","count":1}
 //	DELETE /_sim/faults             clears faults
@@ -31,6 +33,8 @@ func (s *Sim) AdminHandler() http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /_sim/groups", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Groups()) })
+	mux.HandleFunc("GET /_sim/images", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Images()) })
+	mux.HandleFunc("POST /_sim/images", s.addImageHandler)
 	mux.HandleFunc("GET /_sim/templates", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.Templates()) })
 	mux.HandleFunc("GET /_sim/backend-services", func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.BackendService(r.URL.Query().Get("name"))

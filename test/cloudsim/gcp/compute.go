@@ -48,6 +48,10 @@ func (s *Sim) routes() *http.ServeMux {
 	handle("PATCH "+p+"/global/backendServices/{name}", "backendServices.patch", "global", writeBackendService(false))
 	handle("PUT "+p+"/global/backendServices/{name}", "backendServices.update", "global", writeBackendService(true))
 	handle("POST "+p+"/global/backendServices/{name}/getHealth", "backendServices.getHealth", "global", getHealth)
+	handle("POST "+p+"/global/images", "images.insert", "global", insertImage)
+	handle("GET "+p+"/global/images", "images.list", "global", listImages)
+	handle("GET "+p+"/global/images/{name}", "images.get", "global", getImage)
+	handle("GET "+p+"/global/images/family/{family}", "images.getFromFamily", "global", getImageFromFamily)
 	handle("GET "+p+"/global/operations/{name}", "globalOperations.get", "global", getOperation)
 	for kind, api := range map[string]string{"regions": "regionInstanceGroupManagers", "zones": "instanceGroupManagers"} {
 		igm := p + "/" + kind + "/{loc}/instanceGroupManagers"

@@ -28,6 +28,8 @@
 //     leaves PENDING (its name is taken at once: a second insert is 409).
 //     A request carrying a requestId already seen gets that request's
 //     operation back, whatever became of it, and changes nothing.
+//   - Global images: insert, get, getFromFamily and list with a filter,
+//     order and pages, and AddImage to seed them (images.go).
 //   - Faults on demand: 429 rateLimitExceeded, 503 backendError, operations
 //     that fail, and concurrent changes to a backend service that make the
 //     next patch's fingerprint stale.
@@ -105,6 +107,8 @@ type Sim struct {
 	created         map[string]int // resources made, by collection
 	faults          []*activeFault
 	seq             uint64
+	images          map[string]*gceImage // project/name (images.go)
+	imagePageLimit  int
 }
 
 // New returns a Sim configured by opts.
@@ -133,6 +137,7 @@ func New(opts Options) *Sim {
 		neverHealthy:    map[string]bool{},
 		calls:           map[string]int{},
 		created:         map[string]int{},
+		images:          map[string]*gceImage{},
 	}
 	for _, p := range opts.Projects {
 		s.projects[p] = true
