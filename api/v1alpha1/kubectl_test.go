@@ -8,20 +8,20 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// TestSamplesApply applies config/samples the way the README tells users to, with kubectl, and lists
-// them through the gennaker category.
+// TestSamplesApply applies config/samples the way the README tells users to, with kubectl (the quickstart's
+// accounts first, as make dev applies them), and lists them through the gennaker category.
 func TestSamplesApply(t *testing.T) {
 	g := NewWithT(t)
-	out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "samples"))
+	out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "samples", "quickstart"), "-f", filepath.Join(env.Root, "config", "samples"))
 	g.Expect(err).NotTo(HaveOccurred(), out)
-	g.Expect(out).To(ContainSubstring("cloudaccount.delivery.gennaker.io/aws-prod created"))
+	g.Expect(out).To(ContainSubstring("cloudaccount.delivery.gennaker.io/aws-sim created"))
 	g.Expect(out).To(ContainSubstring("servergroup.delivery.gennaker.io/shop-main-v000 created"))
 	g.Expect(out).To(ContainSubstring("pipeline.delivery.gennaker.io/shop-release created"))
 	g.Expect(out).To(ContainSubstring("execution.delivery.gennaker.io/release-gate-demo created"))
 
 	out, err = env.Kubectl("get", "gennaker", "-A")
 	g.Expect(err).NotTo(HaveOccurred(), out)
-	for _, name := range []string{"cloudaccount.delivery.gennaker.io/aws-prod", "servergroup.delivery.gennaker.io/shop-main-v000",
+	for _, name := range []string{"cloudaccount.delivery.gennaker.io/aws-sim", "servergroup.delivery.gennaker.io/shop-main-v000",
 		"pipeline.delivery.gennaker.io/shop-release", "execution.delivery.gennaker.io/release-gate-demo"} {
 		g.Expect(out).To(ContainSubstring(name))
 	}
@@ -48,7 +48,7 @@ func TestPrinterColumns(t *testing.T) {
 		t.Run(short, func(t *testing.T) {
 			g := NewWithT(t)
 			// Columns only show with a row: the samples give one of each kind (apply is idempotent).
-			out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "samples"))
+			out, err := env.Kubectl("apply", "-f", filepath.Join(env.Root, "config", "samples", "quickstart"), "-f", filepath.Join(env.Root, "config", "samples"))
 			g.Expect(err).NotTo(HaveOccurred(), out)
 			out, err = env.Kubectl("get", short, "-A")
 			g.Expect(err).NotTo(HaveOccurred(), out)
