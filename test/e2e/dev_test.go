@@ -334,4 +334,3 @@ func openPTY() (master, slave *os.File, err error) {
 	}
 	return master, slave, nil
 }
-
