@@ -65,6 +65,7 @@ bench: manifests k8s-bin ## Benchmark the engine against a real kube-apiserver a
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -o $(LOCALBIN)/kubectl-gennaker ./cmd/kubectl-gennaker
 	go build -o $(LOCALBIN)/receiver ./test/receiver
 	go build -o $(LOCALBIN)/awssim ./test/cloudsim/cmd/awssim
 	go build -o $(LOCALBIN)/gcpsim ./test/cloudsim/cmd/gcpsim
