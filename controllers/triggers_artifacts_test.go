@@ -109,10 +109,10 @@ func TestTriggerShapeIsChecked(t *testing.T) {
 		says    string
 	}{
 		"two types": {v1alpha1.Trigger{Name: "t", Cron: &v1alpha1.CronTrigger{Schedule: "@hourly"},
-			Pipeline: &v1alpha1.PipelineTrigger{Pipeline: "build"}}, "exactly one of cron, webhook, pipeline or image must be set"},
-		"none": {v1alpha1.Trigger{Name: "t"}, "exactly one of cron, webhook, pipeline or image must be set"},
+			Pipeline: &v1alpha1.PipelineTrigger{Pipeline: "build"}}, "exactly one of cron, webhook, pipeline, image, maven or machineImage must be set"},
+		"none": {v1alpha1.Trigger{Name: "t"}, "exactly one of cron, webhook, pipeline, image, maven or machineImage must be set"},
 		"no name": {v1alpha1.Trigger{Pipeline: &v1alpha1.PipelineTrigger{Pipeline: "build"}},
-			"spec.triggers[0].name: Invalid value: name is required for webhook, pipeline and image triggers"},
+			"spec.triggers[0].name: Invalid value: name is required for webhook, pipeline, image, maven and machineImage triggers"},
 		"semver and regex": {v1alpha1.Trigger{Name: "t", Image: &v1alpha1.ImageTrigger{Repository: "r.example.com/x", Semver: "^1", Regex: "."}},
 			"spec.triggers[0].image.semver: Invalid value: exactly one of semver or regex must be set"},
 	} {

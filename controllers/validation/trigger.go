@@ -25,19 +25,19 @@ const DefaultImageInterval = time.Minute
 func (v *pipelineValidator) triggerSource(path *field.Path, t *v1alpha1.Trigger) field.ErrorList {
 	var errs field.ErrorList
 	set := 0
-	for _, has := range []bool{t.Cron != nil, t.Webhook != nil, t.Pipeline != nil, t.Image != nil} {
+	for _, has := range []bool{t.Cron != nil, t.Webhook != nil, t.Pipeline != nil, t.Image != nil, t.Maven != nil, t.MachineImage != nil} {
 		if has {
 			set++
 		}
 	}
 	switch {
 	case set == 0:
-		return field.ErrorList{field.Required(path.Child("cron"), "exactly one of cron, webhook, pipeline or image must be set")}
+		return field.ErrorList{field.Required(path.Child("cron"), "exactly one of cron, webhook, pipeline, image, maven or machineImage must be set")}
 	case set > 1:
-		errs = append(errs, field.Invalid(path, fmt.Sprintf("%d trigger types", set), "exactly one of cron, webhook, pipeline or image must be set"))
+		errs = append(errs, field.Invalid(path, fmt.Sprintf("%d trigger types", set), "exactly one of cron, webhook, pipeline, image, maven or machineImage must be set"))
 	}
 	if t.Cron == nil && t.Name == "" {
-		errs = append(errs, field.Required(path.Child("name"), "name is required for webhook, pipeline and image triggers"))
+		errs = append(errs, field.Required(path.Child("name"), "name is required for webhook, pipeline, image, maven and machineImage triggers"))
 	}
 	if wh := t.Webhook; wh != nil && wh.Artifact != nil {
 		ap := path.Child("webhook", "artifact")
@@ -61,7 +61,34 @@ func (v *pipelineValidator) triggerSource(path *field.Path, t *v1alpha1.Trigger)
 			errs = append(errs, field.Invalid(ip.Child("interval"), string(im.Interval), fmt.Sprintf("must be a duration of at least %s", MinImageInterval)))
 		}
 	}
+	if m := t.Maven; m != nil && m.Versions != "" {
+		if _, err := semver.NewConstraint(m.Versions); err != nil {
+			errs = append(errs, field.Invalid(path.Child("maven", "versions"), m.Versions, err.Error()))
+		}
+	}
+	for child, d := range map[string]*v1alpha1.Duration{"maven": intervalOf(t.Maven), "machineImage": intervalOfMachineImage(t.MachineImage)} {
+		if d == nil || *d == "" {
+			continue
+		}
+		if v, err := d.Duration(); err != nil || v < MinImageInterval {
+			errs = append(errs, field.Invalid(path.Child(child, "interval"), string(*d), fmt.Sprintf("must be a duration of at least %s", MinImageInterval)))
+		}
+	}
 	return errs
+}
+
+func intervalOf(m *v1alpha1.MavenTrigger) *v1alpha1.Duration {
+	if m == nil {
+		return nil
+	}
+	return &m.Interval
+}
+
+func intervalOfMachineImage(m *v1alpha1.MachineImageTrigger) *v1alpha1.Duration {
+	if m == nil {
+		return nil
+	}
+	return &m.Interval
 }
 
 // triggerTemplate checks a value a trigger renders when it starts a run: it may read trigger, and nothing
