@@ -316,7 +316,7 @@ func createdBy(ex *v1alpha1.Execution, user, operator string) field.ErrorList {
 // stage's child.
 func operatorRun(ann map[string]string, user, operator string) bool {
 	return user == operator && operator != "" && slices.Contains([]string{v1alpha1.TriggerCron, v1alpha1.TriggerPipeline,
-		v1alpha1.TriggerWebhook, v1alpha1.TriggerImage}, ann[v1alpha1.AnnotationTrigger])
+		v1alpha1.TriggerWebhook, v1alpha1.TriggerImage, v1alpha1.TriggerMaven, v1alpha1.TriggerMachineImage}, ann[v1alpha1.AnnotationTrigger])
 }
 
 // patchedAtCreate names what a new run carries that, on a run already created, only someone who may patch
