@@ -96,7 +96,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 		&cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout},
 		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
 			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, OperationTimeout: o.CloudOperationTimeout, Workers: o.ServerGroupWorkers},
-		&pipeline.Reconciler{Client: c, Images: &trigger.Images{Cache: c, Secrets: mgr.GetAPIReader(), Transport: o.RegistryTransport}},
+		&pipeline.Reconciler{Client: c, Images: &trigger.Images{Cache: c, Secrets: mgr.GetAPIReader(), Transport: o.RegistryTransport, Clouds: clients}},
 		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy)),
 			func(d *stages.Deps) { d.WebhookTimeout = o.WebhookTimeout }),
 	} {

@@ -99,6 +99,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			status.SetProgress(p, status.Stuck, v1alpha1.ReasonInvalid, invalid.Error())
 			return
 		}
+		if reason, msg := triggers.notReadyCondition(); reason != "" { // a polled trigger cannot read its source
+			status.Set(p, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+			status.SetProgress(p, status.Stuck, reason, msg)
+			return
+		}
 		status.Set(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonValid, "the pipeline is valid"+imagesSeen(p))
 		// A valid pipeline is Current whatever its runs do: they are objects of their own.
 		status.SetProgress(p, status.Settled, v1alpha1.ReasonValid, "")

@@ -35,10 +35,7 @@ func (r *Reconciler) runImageTrigger(ctx context.Context, pl *v1alpha1.Pipeline,
 	if r.Images == nil {
 		return
 	}
-	if out.images == nil {
-		out.images = r.Images.Watch(pl)
-	}
-	seen, ok := out.images[index]
+	seen, ok := r.seen(pl, out)[index]
 	if !ok {
 		return // not looked at yet
 	}
@@ -49,46 +46,44 @@ func (r *Reconciler) runImageTrigger(ctx context.Context, pl *v1alpha1.Pipeline,
 	st.Image = img
 	match, _ := validation.ImageConstraint(tr.Image) // valid: runTriggers runs only for valid pipelines
 	switch {
-	case seen.Err != nil && trigger.Throttled(seen.Err):
-		img.Message = bounded(fmt.Sprintf("the registry throttles (429 Too Many Requests); looking again later: %v", seen.Err))
-		return
 	case seen.Err != nil:
-		img.Message = bounded(fmt.Sprintf("reading %s failed: %v", tr.Image.Repository, seen.Err))
+		img.Message = out.lookFailed(index, "image", tr.Image.Repository, seen.Err)
 		return
-	case seen.Tag == "":
-		img.Message = fmt.Sprintf("none of the %d tags of %s matches", seen.Tags, tr.Image.Repository)
+	case seen.Version == "":
+		img.Message = fmt.Sprintf("none of the %d tags of %s matches", seen.Count, tr.Image.Repository)
 		return
 	case last == nil || last.LastCheckTime == nil:
-		img.Tag, img.Digest = seen.Tag, seen.Digest
-		img.Message = fmt.Sprintf("first look: the newest matching tag is %s; runs start for newer ones", seen.Tag)
+		img.Tag, img.Digest = seen.Version, seen.Digest
+		img.Message = fmt.Sprintf("first look: the newest matching tag is %s; runs start for newer ones", seen.Version)
 		return
-	case seen.Tag == last.Tag && seen.Digest == last.Digest:
-		img.Message = fmt.Sprintf("the newest matching tag is %s, already run", seen.Tag)
+	case seen.Version == last.Tag && seen.Digest == last.Digest:
+		img.Message = fmt.Sprintf("the newest matching tag is %s, already run", seen.Version)
 		return
-	case seen.Tag != last.Tag && last.Tag != "" && match.Newest([]string{last.Tag, seen.Tag}) != seen.Tag:
+	case seen.Version != last.Tag && last.Tag != "" && match.Newest([]string{last.Tag, seen.Version}) != seen.Version:
 		// The newer tag was deleted: going back to an older one is not a new image.
-		img.Message = fmt.Sprintf("the newest matching tag is %s, older than %s, already run", seen.Tag, last.Tag)
+		img.Message = fmt.Sprintf("the newest matching tag is %s, older than %s, already run", seen.Version, last.Tag)
 		return
 	}
-	ref := tr.Image.Repository + ":" + seen.Tag + "@" + seen.Digest
+	ref := tr.Image.Repository + ":" + seen.Version + "@" + seen.Digest
 	if repo, err := name.NewRepository(tr.Image.Repository); err == nil {
-		ref = repo.Name() + ":" + seen.Tag + "@" + seen.Digest
+		ref = repo.Name() + ":" + seen.Version + "@" + seen.Digest
 	}
 	_, err := r.start(ctx, pl, trigger.Run{
 		Type: v1alpha1.TriggerImage, Index: index, Key: seen.Digest,
 		Artifacts: []v1alpha1.Artifact{{Type: v1alpha1.ArtifactDockerImage, Reference: ref,
-			Repository: tr.Image.Repository, Version: seen.Tag, Digest: seen.Digest}},
-	}, fmt.Sprintf("for %s:%s (%s)", tr.Image.Repository, seen.Tag, seen.Digest))
+			Repository: tr.Image.Repository, Version: seen.Version, Digest: seen.Digest}},
+	}, fmt.Sprintf("for %s:%s (%s)", tr.Image.Repository, seen.Version, seen.Digest))
 	if err != nil {
 		out.errs = append(out.errs, err)
-		img.Message = bounded(fmt.Sprintf("could not start a run for %s: %v", seen.Tag, err))
+		img.Message = bounded(fmt.Sprintf("could not start a run for %s: %v", seen.Version, err))
 		return // the status keeps the tag already run: the next pass tries again
 	}
-	img.Tag, img.Digest = seen.Tag, seen.Digest
-	img.Message = fmt.Sprintf("started a run for the new tag %s", seen.Tag)
+	img.Tag, img.Digest = seen.Version, seen.Digest
+	img.Message = fmt.Sprintf("started a run for the new tag %s", seen.Version)
 }
 
-// imagesSeen is what Ready adds for the image triggers: when each last looked and what it saw.
+// imagesSeen is what Ready adds for the polled triggers (image, maven, machineImage): when each last
+// looked and what it saw.
 func imagesSeen(p *v1alpha1.Pipeline) string {
 	var b strings.Builder
 	for _, st := range p.Status.Triggers {
@@ -96,7 +91,7 @@ func imagesSeen(p *v1alpha1.Pipeline) string {
 			fmt.Fprintf(&b, "; image trigger %s looked at %s: %s", st.Name, im.LastCheckTime.UTC().Format(time.RFC3339), im.Message)
 		}
 	}
-	return b.String()
+	return b.String() + polledSeen(p)
 }
 
 // bounded cuts a message to the status field's 1024 bytes.

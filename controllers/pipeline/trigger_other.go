@@ -16,5 +16,7 @@ func (r *Reconciler) runOtherTrigger(ctx context.Context, pl *v1alpha1.Pipeline,
 		r.runPipelineTrigger(ctx, pl, index, prev, now, out)
 	case tr.Image != nil:
 		r.runImageTrigger(ctx, pl, index, prev, out)
+	case tr.Maven != nil, tr.MachineImage != nil:
+		r.runPolledTrigger(ctx, pl, index, prev, out)
 	}
 }

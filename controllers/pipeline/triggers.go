@@ -127,13 +127,15 @@ type triggerOutcome struct {
 	requeueAfter time.Duration
 	// errs are the triggers that failed to start their run; they retry on the next pass.
 	errs []error
-	// images are, by trigger index, what the image pollers last saw; read once per pass.
-	images map[int]trigger.Seen
+	// seen are, by trigger index, what the pollers last saw of the polled triggers; read once per pass.
+	seen map[int]trigger.Seen
+	// notReady are the polled triggers that cannot read their source until someone changes something.
+	notReady []notReady
 }
 
 // runTriggers starts the due runs of pl's cron triggers, at most one per trigger, and computes their
-// statuses; runOtherTrigger does the same for pipeline and image triggers. A trigger whose Execution could not be created keeps its previous status, so that the next pass
-// tries the same due time again.
+// statuses; runOtherTrigger does the same for the other trigger types. A trigger whose Execution could not
+// be created keeps its previous status, so that the next pass tries the same due time again.
 func (r *Reconciler) runTriggers(ctx context.Context, pl *v1alpha1.Pipeline, now time.Time) triggerOutcome {
 	logger := log.FromContext(ctx)
 	var out triggerOutcome

@@ -19,8 +19,12 @@ var (
 		Name: "gennaker_trigger_image_looks_total",
 		Help: "Looks at a container repository by the image triggers' pollers (one serves every trigger watching it), by repository and result: ok, error or throttled (429).",
 	}, []string{"repository", "result"})
+	looks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gennaker_trigger_looks_total",
+		Help: "What each polled trigger (image, maven, machineImage) saw of its source's looks (one look serves every trigger sharing the source), by namespace, pipeline, trigger, type and result: ok, error or throttled.",
+	}, []string{"namespace", "pipeline", "trigger", "type", "result"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(runsStarted, webhookRefusals, imageLooks)
+	metrics.Registry.MustRegister(runsStarted, webhookRefusals, imageLooks, looks)
 }
