@@ -76,8 +76,8 @@ run: manifests generate fmt vet ## Run the manager against the cluster of the cu
 	go run ./cmd/manager
 
 .PHONY: dev
-dev: manifests k8s-bin build ## Start etcd, kube-apiserver and the manager on this machine; Ctrl-C stops all.
-	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver AWSSIM=$(LOCALBIN)/awssim GCPSIM=$(LOCALBIN)/gcpsim AZURESIM=$(LOCALBIN)/azuresim hack/dev.sh
+dev: manifests k8s-bin build ## The three-cloud quickstart: etcd, kube-apiserver, the AWS, GCP and Azure simulators and the manager, with config/samples/quickstart applied; Ctrl-C stops all.
+	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver AWSSIM=$(LOCALBIN)/awssim GCPSIM=$(LOCALBIN)/gcpsim AZURESIM=$(LOCALBIN)/azuresim KUBECTL_GENNAKER=$(LOCALBIN)/kubectl-gennaker hack/dev.sh
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).
