@@ -60,6 +60,10 @@ BENCH_JUDGMENTS ?= 100
 bench: manifests k8s-bin ## Benchmark the engine against a real kube-apiserver and etcd (not part of `make test`).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) BENCH_N=$(BENCH_N) BENCH_JUDGMENTS=$(BENCH_JUDGMENTS) go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 40m -count=1
 
+.PHONY: soak
+soak: k8s-bin ## Kill soak, not part of `make test` and not yet run to the end: SOAK_KILLS (100), SOAK_TIMEOUT (30m), SOAK_SEED (1).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -tags soak -count=1 -timeout 60m -v -run TestKillSoak ./test/soak
+
 ##@ Build
 
 .PHONY: build
