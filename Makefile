@@ -9,6 +9,8 @@ K8S_BIN ?= $(LOCALBIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUBECTL ?= $(K8S_BIN)/kubectl
 IMG ?= gennaker/manager:dev
+# The release that make plugin-dist builds and names in the Krew manifest plugins/gennaker.yaml.
+VERSION ?= v0.1.0
 # Go test flags; `make test TEST_ARGS=-run=TestCRD` narrows the run.
 TEST_ARGS ?=
 
@@ -74,6 +76,10 @@ build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/awssim ./test/cloudsim/cmd/awssim
 	go build -o $(LOCALBIN)/gcpsim ./test/cloudsim/cmd/gcpsim
 	go build -o $(LOCALBIN)/azuresim ./test/cloudsim/cmd/azuresim
+
+.PHONY: plugin-dist
+plugin-dist: ## Build the kubectl gennaker archives for Krew (linux/darwin, amd64/arm64) into bin/plugin-dist, write their sha256 into plugins/gennaker.yaml, and install each with Krew to check it.
+	VERSION=$(VERSION) OUT=$(LOCALBIN)/plugin-dist hack/plugin-dist.sh
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hack/verify.sh — fail, without touching the tree, when Go files are not gofmt'ed or the generated files
 # (CRDs, RBAC, webhook manifests, deepcopy, the Helm chart dist/chart) do not match the API types, markers
-# and config/. `make test` runs it first; `make fmt manifests generate chart` fixes what it reports.
+# and config/, or the Krew manifest plugins/gennaker.yaml is not valid. `make test` runs it first;
+# `make fmt manifests generate chart` fixes what it reports.
 #
 # The generators run on a copy of the tree (its tracked and new files), and the copy's output is compared
 # with the tree's, so a stale tree is reported, never rewritten.
@@ -19,6 +20,13 @@ unformatted=$(git ls-files --cached --others --exclude-standard -- '*.go' | xarg
 if [[ -n $unformatted ]]; then
 	echo "verify: these files are not gofmt'ed (run 'make fmt'):" >&2
 	sed 's/^/  /' <<<"$unformatted" >&2
+	status=1
+fi
+
+# The Krew manifest is checked by Krew's own validator (make plugin-dist also installs each archive).
+if ! out=$(go run sigs.k8s.io/krew/cmd/validate-krew-manifest@v0.4.3 -manifest plugins/gennaker.yaml -skip-install 2>&1); then
+	echo "verify: plugins/gennaker.yaml is not a valid Krew manifest:" >&2
+	sed 's/^/  /' <<<"$out" >&2
 	status=1
 fi
 

@@ -55,10 +55,12 @@ func NewCommand(o *Options) *cobra.Command {
 manual judgments and lists runs, waiting judgments and server groups.
 
 It talks to the cluster as kubectl does, with the same --kubeconfig, --context, --as and -n flags.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl gennaker"},
 	}
+	root.SetVersionTemplate("kubectl gennaker {{.Version}}\n")
 	o.Config.AddFlags(root.PersistentFlags())
 	root.PersistentFlags().BoolVar(&o.NoColor, "no-color", false, "plain text, also on a terminal")
 	root.AddCommand(
@@ -71,6 +73,7 @@ It talks to the cluster as kubectl does, with the same --kubeconfig, --context, 
 		newListCommand(o),
 		newPendingCommand(o),
 		newServerGroupsCommand(o),
+		newVersionCommand(o),
 	)
 	root.SetOut(o.Out)
 	root.SetErr(o.ErrOut)
