@@ -603,6 +603,8 @@ cat >&2 <<EOF
     kubectl gennaker start demo --watch            # deploys v001 red/black to the three clouds, then waits
     kubectl gennaker approve <run> go-no-go        # <run>: the name start printed; or reject, to roll back
     kubectl gennaker servergroups                  # v001 takes the traffic, v000 is scaled down$plugin_note
+  A new AMI starts demo by itself (its trigger new-ami looks every 30s), as a bake job's would:
+    curl -X POST http://127.0.0.1:$AWS_PORT/_sim/images -d '{"region":"us-east-1","name":"demo-1.1.0"}'
   The same with plain kubectl:
     kubectl create -f config/samples/quickstart/run/          # prints execution.../demo-xxxxx
     kubectl get executions -w                                  # until demo-xxxxx is AwaitingJudgment at go-no-go
@@ -642,6 +644,20 @@ until [[ -n $holder ]]; do
 	holder=$(kc -n "$NS" get lease "$LEASE" -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null || true)
 done
 log "manager is leader ($holder)"
+
+# http_post PORT PATH JSON: POST to 127.0.0.1 (bash's /dev/tcp, as http_ok); prints the body, fails unless 2xx.
+http_post() {
+	local reply
+	reply=$(
+		exec 2>/dev/null
+		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf 'POST %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+			"$2" "${#3}" "$3" >&3 || exit 1
+		timeout 5 cat <&3
+	) || return 1
+	printf '%s' "${reply#*$'\r\n\r\n'}"
+	[[ $reply == HTTP/1.?" 2"* ]]
+}
 
 # The quickstart: demo deploys v001 red/black beside v000 in the three clouds, waits at go-no-go, is
 # approved, disables and scales down the v000s. With the plugin when it is built, else as the banner's
@@ -689,6 +705,36 @@ done
 log "demo succeeded on the three clouds after $(since "$T_DEMO"): kubectl get servergroups"
 kc -n default get servergroups -l 'delivery.gennaker.io/cluster in (demo-aws,demo-gcp,demo-azure)'
 kc -n default get execution "$demo"
+
+# The trigger new-ami: once it has looked (and recorded that aws-sim has no demo-* image yet), a new AMI, as
+# a bake job would register it, starts a run by itself that deploys that AMI to AWS.
+kc wait --timeout=90s -n default --for=jsonpath='{.status.triggers[0].machineImage.lastCheckTime}' pipeline/demo >&2 ||
+	die "smoke test: the trigger new-ami never looked: $(kc -n default get pipeline demo -o yaml)"
+ami=$(http_post "$AWS_PORT" /_sim/images '{"region":"us-east-1","name":"demo-1.1.0"}') ||
+	die "smoke test: the AWS simulator did not register the image: $ami"
+[[ $ami =~ (ami-[0-9a-f]+) ]] || die "smoke test: no AMI id in the simulator's answer: $ami"
+ami=${BASH_REMATCH[1]}
+T_TRIGGER=$(now_ms)
+log "registered $ami (demo-1.1.0) in the AWS simulator; waiting for new-ami to start demo"
+triggered=''
+deadline=$(($(now_ms) + 120 * 1000))
+until [[ -n $triggered ]]; do
+	(($(now_ms) < deadline)) || die "smoke test: $ami started no run: $(kc -n default get pipeline demo -o yaml)"
+	sleep 0.5
+	triggered=$(kc -n default get executions -o \
+		"jsonpath={range .items[?(@.status.trigger.type==\"machineImage\")]}{.metadata.name}{end}")
+done
+log "new-ami started $triggered $(since "$T_TRIGGER") after the image was registered"
+[[ $(kc -n default get execution "$triggered" -o 'jsonpath={.spec.parameters.awsImage}') == "$ami" ]] ||
+	die "smoke test: $triggered does not deploy $ami: $(kc -n default get execution "$triggered" -o yaml)"
+kc wait --timeout=120s -n default --for=jsonpath='{.status.awaitingJudgment}'=go-no-go "execution/$triggered" >&2 ||
+	die "smoke test: $triggered does not reach go-no-go: $(kc -n default get execution "$triggered" -o yaml)"
+kc -n default patch execution "$triggered" --type merge -p '{"spec":{"judgments":{"go-no-go":{"decision":"Continue"}}}}'
+kc wait --timeout=120s -n default --for=condition=Succeeded "execution/$triggered" >&2 ||
+	die "smoke test: $triggered did not succeed: $(kc -n default get execution "$triggered" -o yaml)"
+[[ $(kc -n default get servergroup demo-aws-v002 -o 'jsonpath={.spec.aws.imageID}') == "$ami" ]] ||
+	die "smoke test: demo-aws-v002 does not run $ami: $(kc -n default get servergroup demo-aws-v002 -o yaml)"
+log "$triggered deployed $ami as demo-aws-v002 and succeeded"
 
 kc apply -f config/samples/
 # Every sample reconciled: observedGeneration caught up, and the valid sample pipeline Ready.
