@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,10 +16,13 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers"
+	"github.com/gennaker/gennaker/controllers/trigger"
 	"github.com/gennaker/gennaker/test/testenv"
 )
 
@@ -108,6 +112,8 @@ spec:
 		Artifact: &v1alpha1.Artifact{Type: v1alpha1.ArtifactDockerImage, Reference: "registry.example.com/shop/web:1.2.3", Version: "1.2.3"},
 	}))
 
+	// Without the secret, a wrong signature, a trigger or a pipeline that does not exist get one answer.
+	const unverified = "the signature does not verify: this path names no webhook trigger whose secret signs this body"
 	for reason, c := range map[string]struct {
 		url, secret, delivery string
 		body                  []byte
@@ -115,13 +121,16 @@ spec:
 		says                  string
 	}{
 		"no signature":      {url, "", "d-2", good, http.StatusUnauthorized, "no signature"},
-		"wrong secret":      {url, "guess", "d-2", good, http.StatusForbidden, "signature does not match"},
+		"wrong secret":      {url, "guess", "d-2", good, http.StatusUnauthorized, unverified},
+		"unknown trigger":   {base + "/triggers/" + ns + "/release/cd", "s3cr3t", "d-6", good, http.StatusUnauthorized, unverified},
+		"unknown pipeline":  {base + "/triggers/" + ns + "/nope/ci", "guess", "d-6", good, http.StatusUnauthorized, unverified},
 		"no delivery ID":    {url, "s3cr3t", "", good, http.StatusUnprocessableEntity, "no delivery ID"},
 		"replayed delivery": {url, "s3cr3t", "d-1", good, http.StatusConflict, "delivery d-1 was already received"},
+		"replayed body":     {url, "s3cr3t", "d-7", good, http.StatusConflict, "this body was already received as delivery d-1"},
+		"delivery reused":   {url, "s3cr3t", "d-1", []byte(`{"image": "registry.example.com/shop/web", "version": "1.2.4"}`), http.StatusConflict, "delivery d-1 was already received"},
 		"not JSON":          {url, "s3cr3t", "d-3", []byte(`{"version": `), http.StatusUnprocessableEntity, "not JSON"},
 		"no mapped field":   {url, "s3cr3t", "d-4", []byte(`{"image": "x"}`), http.StatusUnprocessableEntity, "spec.triggers[0]"},
 		"huge body":         {url, "s3cr3t", "d-5", []byte(`{"pad": "` + strings.Repeat("x", 65<<10) + `"}`), http.StatusRequestEntityTooLarge, "more than 65536"},
-		"unknown trigger":   {base + "/triggers/" + ns + "/release/cd", "s3cr3t", "d-6", good, http.StatusNotFound, "no webhook trigger cd"},
 	} {
 		code, answer := call(g, c.url, c.secret, c.delivery, c.body)
 		g.Expect(code).To(Equal(c.code), "%s: %v", reason, answer)
@@ -141,13 +150,81 @@ spec:
 	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
 	g.Expect(runNames(g, ns)).To(Equal([]string{name}), "a refused call started a run")
 
-	// A restarted manager has forgotten the deliveries it saw; the run's name still remembers.
+	// A restarted manager has forgotten the calls it saw; the run's name and labels still remember, under
+	// the same delivery ID or another.
 	stop()
 	base, _ = startWithTriggers(t)
+	url = base + "/triggers/" + ns + "/release/ci"
 	g.Eventually(func(g Gomega) {
-		code, answer := call(g, base+"/triggers/"+ns+"/release/ci", "s3cr3t", "d-1", good)
+		code, answer := call(g, url, "s3cr3t", "d-1", good)
 		g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
 		g.Expect(answer["error"]).To(ContainSubstring("it started Execution " + name))
 	}).Should(Succeed())
+	code, answer := call(g, url, "s3cr3t", "d-8", good)
+	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+	g.Expect(answer["error"]).To(Equal("this body was already received as delivery d-1: it started Execution " + name))
+	code, answer = call(g, url, "s3cr3t", "d-1", []byte(`{"image": "registry.example.com/shop/web", "version": "1.2.5"}`))
+	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+	g.Expect(answer["error"]).To(Equal("delivery d-1 was already received: it started Execution " + name))
 	g.Expect(runNames(g, ns)).To(Equal([]string{name}))
+
+	// A run someone made by hand under the name a call maps to is not taken for the trigger's own.
+	var pl v1alpha1.Pipeline
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "release"}, &pl)).To(Succeed())
+	other := []byte(`{"image": "registry.example.com/shop/web", "version": "2.0.0"}`)
+	sum := sha256.Sum256(other)
+	squat, err := trigger.NewExecution(&pl, trigger.Run{Type: v1alpha1.TriggerWebhook, Index: 0, Key: hex.EncodeToString(sum[:]),
+		Payload: map[string]any{"image": "registry.example.com/shop/web", "version": "2.0.0"}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(env.Client.Create(ctx, &v1alpha1.Execution{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: squat.Name},
+		Spec: v1alpha1.ExecutionSpec{Pipeline: "release", Parameters: map[string]string{"version": "0.0.1"}}})).To(Succeed())
+	code, answer = call(g, url, "s3cr3t", "d-9", other)
+	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+	g.Expect(answer["error"]).To(Equal("Execution " + squat.Name + " exists and was not started by this trigger: nothing was started"))
+
+	// A failure on our side answers 503 and no more: the API server's refusal (here a quota of no runs)
+	// stays in the log.
+	// No quota controller runs here: the status it would write is written by hand.
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-runs"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/executions.delivery.gennaker.io": resource.MustParse("0")}}}
+	g.Expect(env.Client.Create(ctx, quota)).To(Succeed())
+	quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{"count/executions.delivery.gennaker.io": resource.MustParse("0")}}
+	g.Expect(env.Client.Status().Update(ctx, quota)).To(Succeed())
+	attempt := 0
+	g.Eventually(func(g Gomega) {
+		attempt++
+		code, answer := call(g, url, "s3cr3t", fmt.Sprintf("d-1%d", attempt), fmt.Appendf(nil, `{"image": "registry.example.com/shop/web", "version": "3.0.%d"}`, attempt))
+		g.Expect(code).To(Equal(http.StatusServiceUnavailable), answer["error"])
+		g.Expect(answer).To(Equal(map[string]string{"error": "the trigger cannot be served now; try again later"}))
+	}).Should(Succeed())
+}
+
+// TestWebhookTriggerInFlight holds the trigger listener's calls open, each with a body not yet sent: the
+// call beyond the bound is answered 503 at once, and a call is served again once one of them ends.
+func TestWebhookTriggerInFlight(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	base, _ := startWithTriggers(t)
+	addr := strings.TrimPrefix(base, "http://")
+	url := base + "/triggers/" + ns + "/release/ci"
+	var held []net.Conn
+	for range trigger.DefaultMaxInFlight {
+		c, err := net.Dial("tcp", addr)
+		g.Expect(err).NotTo(HaveOccurred())
+		t.Cleanup(func() { c.Close() })
+		_, err = fmt.Fprintf(c, "POST /triggers/%s/release/ci HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", ns)
+		g.Expect(err).NotTo(HaveOccurred())
+		held = append(held, c)
+	}
+	// The held calls reach the handler in their own time: the bound is met once a call is refused for it.
+	g.Eventually(func(g Gomega) {
+		code, answer := call(g, url, "", "d-1", []byte(`{}`))
+		g.Expect(code).To(Equal(http.StatusServiceUnavailable), answer["error"])
+		g.Expect(answer["error"]).To(Equal("too many calls in flight; try again later"))
+	}).Should(Succeed())
+	held[0].Close()
+	g.Eventually(func(g Gomega) {
+		code, answer := call(g, url, "", "d-1", []byte(`{}`))
+		g.Expect(code).To(Equal(http.StatusUnauthorized), answer["error"])
+	}).Should(Succeed())
 }

@@ -37,6 +37,8 @@ type Run struct {
 	Suffix string
 	// Annotations the operator adds to the run, besides the trigger's type and name.
 	Annotations map[string]string
+	// Labels the operator adds to the run, besides the pipeline's: what a trigger finds its runs by.
+	Labels map[string]string
 	// Artifacts the run deploys.
 	Artifacts []v1alpha1.Artifact
 	// Payload is the webhook call's JSON body, read by the trigger's values as trigger.payload.
@@ -99,6 +101,12 @@ func NewExecution(pl *v1alpha1.Pipeline, r Run) (*v1alpha1.Execution, error) {
 	// the controllers find runs by spec.pipeline anyway.
 	if len(validation.IsValidLabelValue(pl.Name)) == 0 {
 		ex.Labels = map[string]string{v1alpha1.LabelPipeline: pl.Name}
+	}
+	for k, v := range r.Labels {
+		if ex.Labels == nil {
+			ex.Labels = map[string]string{}
+		}
+		ex.Labels[k] = v
 	}
 	render := func(path, s string) (string, error) {
 		// A cron trigger's values are literal, as they were before other triggers came: a Pipeline that
