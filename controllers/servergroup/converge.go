@@ -15,8 +15,35 @@ import (
 	"github.com/gennaker/gennaker/controllers/status"
 )
 
+// maxSteps bounds the changes one reconcile makes in a row: a change the cloud made at once (or whose
+// operation had already ended at its one check) is followed by a fresh observation and the next change, as
+// far as a GCP create goes (template, group, traffic), so that a fast cloud converges in one reconcile and
+// one status write instead of one per step.
+const maxSteps = 4
+
+// step is what the changes of one reconcile did, for its status write.
+type step struct {
+	// started is an operation a call started that has not ended; once one is under way, nothing else is
+	// asked.
+	started   *v1alpha1.CloudOperation
+	doing     []string
+	resized   bool
+	adoptedAt *metav1.Time
+	// applied is the capacity a resize set; asked is every kind of change asked so far (create, capacity,
+	// traffic), none of which is asked twice in a reconcile: a cloud whose reads lag its writes shows the
+	// change on the next reconcile, as before.
+	applied *v1alpha1.Capacity
+	asked   map[string]bool
+	// waiting is set when a change was due that was asked already.
+	waiting bool
+	// called is set when a call asked the cloud for a change: only then can a fresh look show more.
+	called bool
+}
+
 // reconcileNormal observes the cloud group, takes it over if asked to and allowed, makes at most one
-// change of each kind (create, capacity, traffic), and reports in status what the cloud said.
+// change of each kind (create, capacity, traffic) per observation, and reports in status what the cloud
+// said. A change that took effect at once is observed again right away, up to maxSteps times: each
+// operation is checked once, never waited on.
 func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGroup) (ctrl.Result, error) {
 	cctx, cancel := r.cloudContext(ctx)
 	defer cancel()
@@ -29,73 +56,31 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 			return res, err
 		}
 	}
-	obs, err := c.Observe(cctx, sg)
-	if err != nil {
-		return r.failed(ctx, sg, "", err)
-	}
-	var adoptedAt *metav1.Time
-	// started is an operation a call below started; once one is under way, nothing else is asked.
-	var started *v1alpha1.CloudOperation
-	now := metav1.Now()
-	if obs.Exists {
-		adopt, err := cloud.Claim(sg, "the cloud server group "+sg.Name, obs.Owner)
-		if err != nil {
+	var obs cloud.Observation
+	st := step{applied: sg.Status.AppliedCapacity, asked: map[string]bool{}}
+	for i := 0; ; i++ {
+		if obs, err = c.Observe(cctx, sg); err != nil {
 			return r.failed(ctx, sg, "", err)
 		}
-		if adopt && !obs.Deleting {
-			op, err := c.Adopt(cctx, sg)
-			if err != nil {
-				return r.failed(ctx, sg, "", err)
-			}
-			started = startedAt(op, now)
-			adoptedAt = &now
-			r.event(sg, corev1.EventTypeNormal, EventAdopted, "Adopt", "took over the cloud server group (%s), as annotation %s asks", obs.Owner, v1alpha1.AnnotationAdopt)
-		}
-	}
-
-	// What it did shows on the next observation.
-	var doing []string
-	spec := sg.Spec.Capacity
-	resized := false
-	switch {
-	case started != nil:
-		doing = append(doing, "adopting")
-	case !obs.Exists:
-		op, err := c.Create(cctx, sg)
-		if err != nil {
+		if st, err = r.change(cctx, c, sg, obs, st); err != nil {
 			return r.failed(ctx, sg, "", err)
 		}
-		started = startedAt(op, now)
-		r.event(sg, corev1.EventTypeNormal, EventCreated, "Create", "created the cloud server group with capacity %s", capacity(spec))
-		doing = append(doing, "creating")
-	case obs.Deleting:
-		// Deleted in the cloud behind our back: it is made again once the cloud is done.
-		doing = append(doing, "waiting for the cloud to finish deleting a group of this name")
-	default:
-		if want, set := capacityToSet(spec, sg.Status.AppliedCapacity, obs.Capacity, sg.Spec.DesiredDrift); set {
-			op, err := c.UpdateCapacity(cctx, sg, want)
-			if err != nil {
-				return r.failed(ctx, sg, "", err)
-			}
-			started = startedAt(op, now)
-			r.event(sg, corev1.EventTypeNormal, EventResized, "UpdateCapacity", "capacity %s -> %s", capacity(obs.Capacity), capacity(want))
-			doing = append(doing, "resizing to "+capacity(want))
-			resized = true
+		if !st.called || st.waiting || st.adoptedAt != nil || i == maxSteps-1 {
+			break
 		}
-		if obs.Traffic != sg.Spec.Traffic && started == nil {
-			op, err := c.SetTraffic(cctx, sg, sg.Spec.Traffic)
-			if err != nil {
-				return r.failed(ctx, sg, "", err)
+		if st.started != nil {
+			// Checked once: one still running, or whose check failed, stays in status for the next
+			// reconcile, which reports how it ended.
+			if done, opErr := c.Operation(cctx, sg, *st.started); !done || opErr != nil {
+				break
 			}
-			started = startedAt(op, now)
-			r.event(sg, corev1.EventTypeNormal, eventTraffic(sg.Spec.Traffic), "SetTraffic", "traffic %s", sg.Spec.Traffic)
-			doing = append(doing, "setting traffic "+string(sg.Spec.Traffic))
 		}
 	}
 	r.slow.Forget(client.ObjectKeyFromObject(sg))
 
+	spec := sg.Spec.Capacity
 	// Healthy is the cloud's figure: all of the cloud's desired instances healthy, whoever set it.
-	healthy := obs.Exists && !obs.Deleting && !resized && obs.Instances.Healthy == obs.Instances.Desired
+	healthy := obs.Exists && !obs.Deleting && !st.resized && obs.Instances.Healthy == obs.Instances.Desired
 	if err := status.Patch(ctx, r.Client, sg, func(s *v1alpha1.ServerGroup) {
 		if obs.ProviderID != "" {
 			s.Status.ProviderID = obs.ProviderID
@@ -112,17 +97,17 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 			applied := spec
 			s.Status.AppliedCapacity = &applied
 		}
-		if adoptedAt != nil {
-			s.Status.AdoptedAt = adoptedAt
+		if st.adoptedAt != nil {
+			s.Status.AdoptedAt = st.adoptedAt
 		}
-		s.Status.Operation = started
-		if len(doing) > 0 {
+		s.Status.Operation = st.started
+		if len(st.doing) > 0 {
 			reason := v1alpha1.ReasonUpdating
 			if !obs.Exists {
 				reason = v1alpha1.ReasonCreating
 			}
-			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, join(doing))
-			status.SetProgress(s, status.Working, reason, join(doing))
+			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, join(st.doing))
+			status.SetProgress(s, status.Working, reason, join(st.doing))
 		} else {
 			status.Set(s, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAvailable, readyMessage(sg, obs))
 			setRollout(s, healthy, obs)
@@ -133,10 +118,105 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, sg *v1alpha1.ServerGro
 	}); err != nil {
 		return ctrl.Result{}, err
 	}
-	if len(doing) > 0 || !healthy {
-		return ctrl.Result{RequeueAfter: r.Poll}, nil
+	if len(st.doing) > 0 || !healthy {
+		return ctrl.Result{RequeueAfter: r.pollAfter(sg)}, nil
 	}
+	r.polls.Forget(client.ObjectKeyFromObject(sg))
 	return ctrl.Result{RequeueAfter: r.Resync}, nil
+}
+
+// change makes at most one change of each kind that obs shows is due and that was not asked already in
+// this reconcile (prev), and says what it did.
+func (r *Reconciler) change(cctx context.Context, c cloud.Client, sg *v1alpha1.ServerGroup, obs cloud.Observation, prev step) (step, error) {
+	st := step{applied: prev.applied, asked: prev.asked, adoptedAt: prev.adoptedAt}
+	// ask says whether a change of this kind may be asked now: not if one was asked already that took
+	// effect at once (asked records it), whose observation may lag. One whose operation ended may be
+	// followed by another (GCP makes a group's template, then the group).
+	ask := func(kind string) bool {
+		if st.asked[kind] {
+			st.waiting = true
+			return false
+		}
+		return true
+	}
+	asked := func(kind string, op *v1alpha1.CloudOperation) {
+		st.called = true
+		if op == nil {
+			st.asked[kind] = true
+		}
+	}
+	now := metav1.Now()
+	if obs.Exists {
+		adopt, err := cloud.Claim(sg, "the cloud server group "+sg.Name, obs.Owner)
+		if err != nil {
+			return st, err
+		}
+		if adopt && !obs.Deleting {
+			op, err := c.Adopt(cctx, sg)
+			if err != nil {
+				return st, err
+			}
+			st.started = startedAt(op, now)
+			st.adoptedAt = &now
+			r.event(sg, corev1.EventTypeNormal, EventAdopted, "Adopt", "took over the cloud server group (%s), as annotation %s asks", obs.Owner, v1alpha1.AnnotationAdopt)
+			if st.started != nil {
+				st.doing = append(st.doing, "adopting")
+				return st, nil
+			}
+			// Taken over at once: from now on the spec governs it, in this same look.
+		}
+	}
+
+	// What it did shows on the next observation.
+	spec := sg.Spec.Capacity
+	switch {
+	case !obs.Exists && !ask("create"):
+		st.doing = append(st.doing, "creating")
+	case !obs.Exists:
+		op, err := c.Create(cctx, sg)
+		if err != nil {
+			return st, err
+		}
+		asked("create", op)
+		applied := spec // made with the spec's capacity
+		st.applied = &applied
+		st.started = startedAt(op, now)
+		r.event(sg, corev1.EventTypeNormal, EventCreated, "Create", "created the cloud server group with capacity %s", capacity(spec))
+		st.doing = append(st.doing, "creating")
+	case obs.Deleting:
+		// Deleted in the cloud behind our back: it is made again once the cloud is done.
+		st.doing = append(st.doing, "waiting for the cloud to finish deleting a group of this name")
+	default:
+		if want, set := capacityToSet(spec, st.applied, obs.Capacity, sg.Spec.DesiredDrift); set && !ask("capacity") {
+			st.doing = append(st.doing, "resizing to "+capacity(want))
+			st.resized = true
+		} else if set {
+			op, err := c.UpdateCapacity(cctx, sg, want)
+			if err != nil {
+				return st, err
+			}
+			asked("capacity", op)
+			st.started = startedAt(op, now)
+			r.event(sg, corev1.EventTypeNormal, EventResized, "UpdateCapacity", "capacity %s -> %s", capacity(obs.Capacity), capacity(want))
+			st.doing = append(st.doing, "resizing to "+capacity(want))
+			st.resized = true
+			applied := spec
+			st.applied = &applied
+		}
+		if obs.Traffic != sg.Spec.Traffic && st.started == nil && !st.waiting && !ask("traffic") {
+			st.doing = append(st.doing, "setting traffic "+string(sg.Spec.Traffic))
+		} else if obs.Traffic != sg.Spec.Traffic && st.started == nil && !st.waiting {
+			op, err := c.SetTraffic(cctx, sg, sg.Spec.Traffic)
+			if err != nil {
+				return st, err
+			}
+			asked("traffic", op)
+			st.started = startedAt(op, now)
+			r.event(sg, corev1.EventTypeNormal, eventTraffic(sg.Spec.Traffic), "SetTraffic", "traffic %s", sg.Spec.Traffic)
+			st.doing = append(st.doing, "setting traffic "+string(sg.Spec.Traffic))
+		}
+	}
+	return st, nil
 }
 
 // awaitOperation checks the long-running operation in status, once: while it runs, nothing else is asked
@@ -165,7 +245,7 @@ func (r *Reconciler) awaitOperation(ctx, cctx context.Context, c cloud.Client, s
 		}); err != nil {
 			return false, ctrl.Result{}, err
 		}
-		return false, ctrl.Result{RequeueAfter: r.Poll}, nil
+		return false, ctrl.Result{RequeueAfter: r.pollAfter(sg)}, nil
 	}
 	if opErr == nil {
 		// Cleared by the status write that follows this reconcile's observation.

@@ -45,6 +45,17 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sg *v1alpha1.ServerGro
 		}
 	}
 	gone, op, err := c.Delete(cctx, sg)
+	announced := status.Reason(sg, v1alpha1.ConditionReady) == v1alpha1.ReasonDeleting
+	if err == nil && !gone && op != nil {
+		// Checked once; one that has ended already lets the next step of the deletion go now.
+		if done, opErr := c.Operation(cctx, sg, *op); done && opErr == nil {
+			if !announced {
+				r.event(sg, corev1.EventTypeNormal, EventDeleting, "Delete", "deleting the cloud server group")
+				announced = true
+			}
+			gone, op, err = c.Delete(cctx, sg)
+		}
+	}
 	var oe *cloud.OwnerError
 	if errors.As(err, &oe) {
 		r.event(sg, corev1.EventTypeWarning, EventNotOwned, "Delete",
@@ -55,7 +66,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sg *v1alpha1.ServerGro
 		return r.failed(ctx, sg, "", err)
 	}
 	if !gone {
-		if status.Reason(sg, v1alpha1.ConditionReady) != v1alpha1.ReasonDeleting {
+		if !announced {
 			r.event(sg, corev1.EventTypeNormal, EventDeleting, "Delete", "deleting the cloud server group")
 		}
 		op = startedAt(op, metav1.Now())
@@ -66,7 +77,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, sg *v1alpha1.ServerGro
 		}); err != nil {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{RequeueAfter: r.Poll}, nil
+		return ctrl.Result{RequeueAfter: r.pollAfter(sg)}, nil
 	}
 	r.event(sg, corev1.EventTypeNormal, EventDeleted, "Delete", "the cloud server group is gone")
 	return ctrl.Result{}, r.removeFinalizer(ctx, sg)
@@ -92,5 +103,6 @@ func (r *Reconciler) removeFinalizer(ctx context.Context, sg *v1alpha1.ServerGro
 		return client.IgnoreNotFound(err)
 	}
 	r.slow.Forget(client.ObjectKeyFromObject(sg))
+	r.polls.Forget(client.ObjectKeyFromObject(sg))
 	return nil
 }

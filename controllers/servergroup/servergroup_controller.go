@@ -79,6 +79,18 @@ type Reconciler struct {
 
 	// slow spaces the retries of errors that need a person, per group.
 	slow workqueue.TypedRateLimiter[types.NamespacedName]
+	// polls spaces the looks at a group that has not converged: 50 ms (or Poll, if shorter) doubling up
+	// to Poll, so that a change a cloud makes in a moment is seen in a moment, and one that takes minutes
+	// costs a handful of extra looks at most.
+	polls workqueue.TypedRateLimiter[types.NamespacedName]
+}
+
+// firstPoll is the first wait before a group that has not converged is looked at again.
+const firstPoll = 50 * time.Millisecond
+
+// pollAfter is when to look again at a group that has not converged.
+func (r *Reconciler) pollAfter(sg *v1alpha1.ServerGroup) time.Duration {
+	return r.polls.When(client.ObjectKeyFromObject(sg))
 }
 
 // Reconcile converges one server group.
@@ -147,6 +159,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Workers = DefaultWorkers
 	}
 	r.slow = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](r.SlowBackoff, 20*r.SlowBackoff)
+	r.polls = workqueue.NewTypedItemExponentialFailureRateLimiter[types.NamespacedName](min(firstPoll, r.Poll), r.Poll)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ServerGroup{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deleting, adoptRequested))).
 		Watches(&v1alpha1.CloudAccount{}, handler.EnqueueRequestsFromMapFunc(r.groupsOf), builder.WithPredicates(accountChanged)).
