@@ -13,14 +13,16 @@ import (
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/cloud"
 	"github.com/gennaker/gennaker/controllers/cloudaccount"
+	"github.com/gennaker/gennaker/controllers/validation"
 )
 
 // DefaultMachineImageInterval is the interval of a machineImage trigger that sets none: a new machine
 // image is minutes of baking, and describing images is one of the slower, more throttled cloud calls.
 const DefaultMachineImageInterval = 5 * time.Minute
 
-// MinMachineImageInterval is the shortest interval a machineImage trigger polls at.
-const MinMachineImageInterval = 30 * time.Second
+// MinMachineImageInterval is the shortest interval a machineImage trigger polls at: the one the API
+// admits (validation.MinImageInterval), so that an interval a Pipeline was admitted with is the one used.
+const MinMachineImageInterval = validation.MinImageInterval
 
 // machineImageLimit is how many images one look asks the cloud for: only the newest matters.
 const machineImageLimit = 5
