@@ -86,6 +86,10 @@ func Main(ctx context.Context, o *Options, args []string) int {
 	cmd := NewCommand(o)
 	cmd.SetArgs(args)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Interrupted (Ctrl-C on a watch): the user knows; exit as a shell does, without an error line.
+			return 130
+		}
 		fmt.Fprintln(o.ErrOut, "error: "+oneLine(err))
 		var exit exitError
 		if errors.As(err, &exit) {

@@ -65,3 +65,34 @@ spec:
 	g.Expect(len(frames)).To(BeNumerically(">=", 2))
 	g.Expect(errOut.String()).To(BeEmpty())
 }
+
+// TestWatchInterrupted: Ctrl-C on get --watch (its context canceled) while a judgment waits ends the watch
+// with exit 130, as a shell reports an interrupt, and no error line.
+func TestWatchInterrupted(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := namespace(t, "interrupt")
+	env.StartManager(t)
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: gate}
+spec:
+  application: shop
+  stages:
+  - name: go-no-go
+    manualJudgment: {instructions: "Ship it?"}
+`)
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	o := NewOptions(genericiooptions.IOStreams{Out: out, ErrOut: errOut})
+	o.Clock = clock.RealClock{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, o, []string{"--kubeconfig", env.Kubeconfig, "-n", ns, "start", "gate", "--watch"})
+	}()
+	g.Eventually(out.String).Should(MatchRegexp(`go-no-go +⏸ WaitingForJudgment`))
+	cancel()
+	g.Eventually(code).Should(Receive(Equal(130)), "stdout:\n%s\nstderr:\n%s", out, errOut)
+	g.Expect(errOut.String()).To(BeEmpty())
+}
