@@ -214,6 +214,13 @@ spec:
 		g.Expect(st.Tag).To(Equal("1.3.0"))
 		g.Expect(st.Digest).To(Equal(digest3))
 	}, "30s").Should(Succeed())
+	// Both Pipelines must have started their 1.3.0 run before the stop below: the status of one says
+	// nothing of the other's reconcile, and a stop in between cancels that run for good (after the
+	// restart the newest tag, 1.4.0, is the one run), which made this test flaky.
+	g.Eventually(func(g Gomega) {
+		g.Expect(runsOfPipeline(g, ns, "web")).To(HaveLen(2))
+		g.Expect(runsOfPipeline(g, ns, "web-canary")).To(HaveLen(2))
+	}, "30s").Should(Succeed())
 
 	// Pushed while the manager is down: one run once it is back, and no second one for 1.1.0.
 	stop()
