@@ -60,6 +60,16 @@ spec:
   application: shop
   stages:
   - {name: child, pipeline: {name: release-1}}
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: after-parent, labels: {sharding.gennaker.io/key: shard1}}
+spec:
+  application: shop
+  triggers:
+  - {name: parent-done, pipeline: {pipeline: parent}}
+  stages:
+  - {name: settle, wait: {duration: 0s}}
 ---`+shardPipeline(a, "release-edge", "{}", "edge"))
 	ex := &v1alpha1.Execution{Spec: v1alpha1.ExecutionSpec{Pipeline: "parent"}}
 	ex.Name, ex.Namespace, ex.Labels = "in-shard1", a.ns, map[string]string{controllers.ShardLabel: "shard1"}
@@ -70,6 +80,20 @@ spec:
 	child, _ := outputs(g, stageOf(g, parent, "child"))["execution"].(string)
 	g.Expect(child).NotTo(BeEmpty())
 	waitPhase(g, a.ns, "unlabelled", v1alpha1.ExecutionSucceeded)
+	// The run parent's end triggers stays in the shard too, and that shard runs it to the end.
+	var triggered string
+	g.Eventually(func(g Gomega) {
+		var list v1alpha1.ExecutionList
+		g.Expect(env.Client.List(context.Background(), &list, client.InNamespace(a.ns))).To(Succeed())
+		for _, ex := range list.Items {
+			if ex.Spec.Pipeline == "after-parent" {
+				triggered = ex.Name
+			}
+		}
+		g.Expect(triggered).NotTo(BeEmpty(), "the pipeline trigger started no run")
+	}).Should(Succeed())
+	g.Expect(execution(g, a.ns, triggered).Labels).To(HaveKeyWithValue(controllers.ShardLabel, "shard1"), "the triggered run left its Pipeline's shard")
+	waitPhase(g, a.ns, triggered, v1alpha1.ExecutionSucceeded)
 	g.Expect(execution(g, a.ns, child).Labels).To(HaveKeyWithValue(controllers.ShardLabel, "shard1"), "the child run left its parent's shard")
 	g.Eventually(func(g Gomega) {
 		g.Expect(groups(g, a.ns)).To(Equal(map[string]groupState{
@@ -97,6 +121,7 @@ spec:
 		{key(&v1alpha1.Execution{}, child), "gennaker-shard1", "gennaker-unlabelled"},
 		{key(&v1alpha1.Pipeline{}, "parent"), "gennaker-shard1", "gennaker-unlabelled"},
 		{key(&v1alpha1.ServerGroup{}, "shop-main-v000"), "gennaker-shard1", "gennaker-unlabelled"},
+		{key(&v1alpha1.Execution{}, triggered), "gennaker-shard1", "gennaker-unlabelled"},
 		{key(&v1alpha1.Execution{}, "unlabelled"), "gennaker-unlabelled", "gennaker-shard1"},
 		{key(&v1alpha1.Pipeline{}, "release-edge"), "gennaker-unlabelled", "gennaker-shard1"},
 		{key(&v1alpha1.ServerGroup{}, "shop-edge-v000"), "gennaker-unlabelled", "gennaker-shard1"},

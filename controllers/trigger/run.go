@@ -21,6 +21,7 @@ import (
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/engine"
 	"github.com/gennaker/gennaker/controllers/engine/expr"
+	"github.com/gennaker/gennaker/controllers/stages"
 )
 
 // Run is what a trigger starts a run with.
@@ -108,6 +109,8 @@ func NewExecution(pl *v1alpha1.Pipeline, r Run) (*v1alpha1.Execution, error) {
 		}
 		ex.Labels[k] = v
 	}
+	// The run stays in its Pipeline's shard: the manager that saw the trigger fire is the one to run it.
+	stages.InheritShard(pl, ex)
 	render := func(path, s string) (string, error) {
 		// A cron trigger's values are literal, as they were before other triggers came: a Pipeline that
 		// passes "${HOME}" to a script must not change meaning, or fail, on an upgrade.
