@@ -65,8 +65,9 @@ type Artifact struct {
 // WebhookTrigger starts a run when a CI system (Jenkins, GitHub Actions) POSTs to the manager's trigger
 // endpoint, /triggers/<namespace>/<pipeline>/<trigger name>. The call is refused unless its body is signed
 // with the shared secret (X-Hub-Signature-256: sha256=<HMAC-SHA256 of the body, hex>) and carries a delivery
-// ID (X-GitHub-Delivery or X-Delivery-ID) not seen before. The trigger's parameters read the JSON body as
-// trigger.payload: parameters: {version: "${ trigger.payload.version }"}.
+// ID (X-GitHub-Delivery or X-Delivery-ID); a body or delivery ID received before is refused, since the
+// signature does not cover the ID. The trigger's parameters read the JSON body as trigger.payload:
+// parameters: {version: "${ trigger.payload.version }"}.
 type WebhookTrigger struct {
 	// SecretRef is the key of a Secret in the Pipeline's namespace holding the shared secret.
 	SecretRef SecretKeySelector `json:"secretRef"`
