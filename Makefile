@@ -62,6 +62,10 @@ BENCH_JUDGMENTS ?= 100
 bench: manifests k8s-bin ## Benchmark the engine against a real kube-apiserver and etcd (not part of `make test`).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) BENCH_N=$(BENCH_N) BENCH_JUDGMENTS=$(BENCH_JUDGMENTS) go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 40m -count=1
 
+.PHONY: bench-scale
+bench-scale: manifests k8s-bin ## Memory and latency at scale (not part of `make test`): SCALE_DONE finished runs (300), SCALE_RUNNING (20), SCALE_GROUPS (50); the issue's size is 10000/500/10000.
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./test/bench -run '^$$' -bench Scale -benchtime 1x -count=1 -timeout 3h
+
 .PHONY: soak
 soak: k8s-bin ## Kill soak, not part of `make test` and not yet run to the end: SOAK_KILLS (100), SOAK_TIMEOUT (30m), SOAK_SEED (1).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -tags soak -count=1 -timeout 60m -v -run TestKillSoak ./test/soak
