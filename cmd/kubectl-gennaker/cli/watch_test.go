@@ -18,30 +18,9 @@ import (
 // wait after it, and ends with exit 0 once the run has Succeeded.
 func TestWatch(t *testing.T) {
 	g := testenv.NewWithT(t)
-	ns := namespace(t, "watch")
-	env.StartManager(t)
-	apply(t, ns, `
-apiVersion: delivery.gennaker.io/v1alpha1
-kind: Pipeline
-metadata: {name: gate}
-spec:
-  application: shop
-  stages:
-  - name: go-no-go
-    manualJudgment: {instructions: "Ship it?", inputs: [ship, hold]}
-  - name: settle
-    dependsOn: [go-no-go]
-    wait: {duration: 1s}
-`)
-	out, errOut := &syncBuffer{}, &syncBuffer{}
-	o := NewOptions(genericiooptions.IOStreams{Out: out, ErrOut: errOut})
-	o.Clock = clock.RealClock{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	code := make(chan int, 1)
-	go func() {
-		code <- Main(ctx, o, []string{"--kubeconfig", env.Kubeconfig, "-n", ns, "start", "gate", "--watch"})
-	}()
+	ns, out, errOut, code := startWatching(t, ctx, "watch")
 
 	waiting := regexp.MustCompile(`go-no-go +⏸ WaitingForJudgment`)
 	g.Eventually(out.String).Should(MatchRegexp(waiting.String()))
@@ -66,11 +45,23 @@ spec:
 	g.Expect(errOut.String()).To(BeEmpty())
 }
 
-// TestWatchInterrupted: Ctrl-C on get --watch (its context canceled) while a judgment waits ends the watch
-// with exit 130, as a shell reports an interrupt, and no error line.
+// TestWatchInterrupted: Ctrl-C on start --watch (its context canceled) while a judgment waits ends the
+// watch with exit 130, as a shell reports an interrupt, and no error line.
 func TestWatchInterrupted(t *testing.T) {
 	g := testenv.NewWithT(t)
-	ns := namespace(t, "interrupt")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, out, errOut, code := startWatching(t, ctx, "interrupt")
+	g.Eventually(out.String).Should(MatchRegexp(`go-no-go +⏸ WaitingForJudgment`))
+	cancel()
+	g.Eventually(code).Should(Receive(Equal(130)), "stdout:\n%s\nstderr:\n%s", out, errOut)
+	g.Expect(errOut.String()).To(BeEmpty())
+}
+
+// startWatching runs the real manager and `start gate --watch` in a new namespace, gate being a judgment
+// and a wait after it, until ctx ends: what it prints, and its exit code once it ends.
+func startWatching(t *testing.T, ctx context.Context, name string) (ns string, out, errOut *syncBuffer, code chan int) {
+	ns = namespace(t, name)
 	env.StartManager(t)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
@@ -80,19 +71,17 @@ spec:
   application: shop
   stages:
   - name: go-no-go
-    manualJudgment: {instructions: "Ship it?"}
+    manualJudgment: {instructions: "Ship it?", inputs: [ship, hold]}
+  - name: settle
+    dependsOn: [go-no-go]
+    wait: {duration: 1s}
 `)
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut = &syncBuffer{}, &syncBuffer{}
 	o := NewOptions(genericiooptions.IOStreams{Out: out, ErrOut: errOut})
 	o.Clock = clock.RealClock{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	code := make(chan int, 1)
+	code = make(chan int, 1)
 	go func() {
 		code <- Main(ctx, o, []string{"--kubeconfig", env.Kubeconfig, "-n", ns, "start", "gate", "--watch"})
 	}()
-	g.Eventually(out.String).Should(MatchRegexp(`go-no-go +⏸ WaitingForJudgment`))
-	cancel()
-	g.Eventually(code).Should(Receive(Equal(130)), "stdout:\n%s\nstderr:\n%s", out, errOut)
-	g.Expect(errOut.String()).To(BeEmpty())
+	return ns, out, errOut, code
 }
