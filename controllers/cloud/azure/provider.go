@@ -140,13 +140,17 @@ func (p *Provider) Connect(_ context.Context, account *v1alpha1.CloudAccount, cr
 	if err != nil {
 		return nil, wrap(op, err)
 	}
+	versions, err := armcompute.NewGalleryImageVersionsClient(spec.SubscriptionID, cred, armOpts)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
 	raw, err := arm.NewClient("gennaker", "v0.1.0", cred, armOpts)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	return &Client{
 		subscription: spec.SubscriptionID, clientID: spec.ClientID, group: spec.ResourceGroup,
-		sets: sets, vms: vms, raw: raw,
+		sets: sets, vms: vms, versions: versions, raw: raw,
 	}, nil
 }
 
@@ -191,7 +195,9 @@ type Client struct {
 
 	sets *armcompute.VirtualMachineScaleSetsClient
 	vms  *armcompute.VirtualMachineScaleSetVMsClient
-	raw  *arm.Client
+	// versions reads compute gallery image versions, for machineImage triggers (images.go).
+	versions *armcompute.GalleryImageVersionsClient
+	raw      *arm.Client
 }
 
 var _ cloud.Client = (*Client)(nil)

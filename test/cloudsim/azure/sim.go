@@ -28,12 +28,13 @@
 //   - load balancer backend pools made up front with AddBackendPool: a NIC IP configuration naming any
 //     other pool is refused; PoolMembers says which instances a pool holds;
 //   - a mutation while another operation of the same scale set is in progress is refused with 409;
+//   - compute gallery image versions, listed a few a page (images.go), seeded with AddImage;
 //   - faults on demand (Inject): throttling with Retry-After, server errors, conflicts, and operations that
 //     end Failed.
 //
 // What is not: everything else, including token signatures (a token is an opaque random string the Sim
 // issued), role assignments, autoscale settings, rolling upgrades, zones and fault domains, flexible
-// orchestration, and any resource but scale sets and their instances.
+// orchestration, and any resource but scale sets, their instances and gallery image versions.
 //
 // Time never passes on its own: every request (and every inspection method) first brings the model up to
 // Options.Now, so a test that drives a fake clock gets deterministic results.
@@ -89,6 +90,8 @@ type Options struct {
 	OperationDelay time.Duration
 	// RetryAfter is the Retry-After of operation answers.
 	RetryAfter time.Duration
+	// ImagePageSize is how many gallery image versions a list page holds; 0 means DefaultImagePageSize.
+	ImagePageSize int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -102,6 +105,7 @@ type Sim struct {
 	scaleSets  map[string]*scaleSet
 	operations map[string]*operation
 	pools      map[string]bool // lower-case backend pool IDs
+	images     map[string]*imageDefinition
 	tokens     map[string]time.Time
 	never      map[string]bool // scale sets whose instances never turn healthy
 	faults     []*Fault
@@ -126,6 +130,9 @@ func New(opts Options) *Sim {
 	opts.DeleteDelay = delay(opts.DeleteDelay, DefaultDeleteDelay)
 	opts.OperationDelay = delay(opts.OperationDelay, DefaultOperationDelay)
 	opts.RetryAfter = delay(opts.RetryAfter, DefaultRetryAfter)
+	if opts.ImagePageSize <= 0 {
+		opts.ImagePageSize = DefaultImagePageSize
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -135,6 +142,7 @@ func New(opts Options) *Sim {
 		scaleSets:  map[string]*scaleSet{},
 		operations: map[string]*operation{},
 		pools:      map[string]bool{},
+		images:     map[string]*imageDefinition{},
 		tokens:     map[string]time.Time{},
 		never:      map[string]bool{},
 		calls:      map[string]int{},
@@ -179,8 +187,8 @@ func (s *Sim) NeverHealthy(scaleSet string) {
 
 // Calls counts the requests the Sim answered, faults included, by operation: Token,
 // Subscriptions.Get, VirtualMachineScaleSets.CreateOrUpdate / Update / Get / Delete / UpdateInstances,
-// VirtualMachineScaleSetVMs.List, Operations.Get (polls of Azure-AsyncOperation) and
-// OperationResults.Get (of Location).
+// VirtualMachineScaleSetVMs.List, GalleryImageVersions.ListByGalleryImage, Operations.Get (polls of
+// Azure-AsyncOperation) and OperationResults.Get (of Location).
 func (s *Sim) Calls() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,6 +249,8 @@ type route struct {
 	op       string
 	group    string // resource group
 	name     string // scale set
+	gallery  string
+	image    string // image definition
 	location string
 	id       string // operation ID
 	tenant   string
@@ -269,9 +279,25 @@ func (s *Sim) parse(r *http.Request) (route, *armError) {
 	if n == 2 && r.Method == http.MethodGet {
 		return route{op: "Subscriptions.Get", auth: true}, nil
 	}
-	if r.URL.Query().Get("api-version") != APIVersion {
+	want := APIVersion
+	// /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/galleries/{g}/images/{i}/versions
+	galleryVersions := n == 11 && lower[2] == "resourcegroups" && lower[4] == "providers" && lower[5] == "microsoft.compute" &&
+		lower[6] == "galleries" && lower[8] == "images" && lower[10] == "versions"
+	if galleryVersions {
+		want = GalleryAPIVersion
+	}
+	if r.URL.Query().Get("api-version") != want {
 		return route{}, errorf(http.StatusBadRequest, "InvalidApiVersionParameter",
-			"The api-version '%s' is invalid. The supported version is '%s'.", r.URL.Query().Get("api-version"), APIVersion)
+			"The api-version '%s' is invalid. The supported version is '%s'.", r.URL.Query().Get("api-version"), want)
+	}
+	if galleryVersions {
+		if r.Method != http.MethodGet {
+			return route{}, errorf(http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not supported on %s", r.Method, r.URL.Path)
+		}
+		if !s.groups[lower[3]] {
+			return route{}, errorf(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", parts[3])
+		}
+		return route{op: "GalleryImageVersions.ListByGalleryImage", group: parts[3], gallery: parts[7], image: parts[9], auth: true}, nil
 	}
 	// /subscriptions/{s}/providers/Microsoft.Compute/locations/{loc}/operations|operationResults/{id}
 	if n == 8 && lower[2] == "providers" && lower[3] == "microsoft.compute" && lower[4] == "locations" && r.Method == http.MethodGet {
@@ -352,6 +378,8 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 	case "Operations.Get", "OperationResults.Get":
 		s.getOperation(w, rt)
+	case "GalleryImageVersions.ListByGalleryImage":
+		s.listImageVersions(w, r, rt)
 	default:
 		s.scaleSetRequest(w, r, rt, f, now)
 	}

@@ -138,6 +138,8 @@ const AdminPrefix = "/_sim/"
 //
 //	GET  /_sim/scalesets              the scale sets (ScaleSetView)
 //	GET  /_sim/calls                  Calls
+//	GET  /_sim/images                 the gallery image versions (ImageVersionView)
+//	POST /_sim/images                 {"gallery":"g","image":"web","version":"1.4.2","tags":{"app":"web"}} AddImage
 //	POST /_sim/faults                 Inject a Fault (its JSON); DELETE clears them
 //	POST /_sim/never-healthy?name=X   NeverHealthy
 func (s *Sim) AdminHandler() http.Handler {
@@ -148,6 +150,10 @@ func (s *Sim) AdminHandler() http.Handler {
 	mux.HandleFunc("GET "+AdminPrefix+"calls", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Calls())
 	})
+	mux.HandleFunc("GET "+AdminPrefix+"images", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Images())
+	})
+	mux.HandleFunc("POST "+AdminPrefix+"images", s.addImageHandler)
 	mux.HandleFunc("POST "+AdminPrefix+"faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Fault
 		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
