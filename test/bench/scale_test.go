@@ -3,15 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/admission"
 	awssim "github.com/gennaker/gennaker/test/cloudsim/aws"
 )
 
@@ -286,7 +280,9 @@ func startManager(b *testing.B, bin string) *manager {
 	// The webhook configurations point at the benchmark's own webhook server (testenv), so the manager's
 	// serves nothing; it needs a certificate to start, not the self-signed mode, which would point the
 	// configurations at it and leave them dangling once it stops.
-	writeServingCert(b, dir)
+	if _, err := admission.SelfSigned(dir); err != nil {
+		b.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--metrics-bind-address", metrics, "--metrics-secure=false",
 		"--health-probe-bind-address", probes, "--webhook-cert-dir", dir, "--webhook-port", strings.Split(hooks, ":")[1])
 	logs, err := os.Create(filepath.Join(os.TempDir(), "gennaker-scale-manager.log"))
@@ -299,30 +295,6 @@ func startManager(b *testing.B, bin string) *manager {
 		b.Fatalf("starting the manager: %v", err)
 	}
 	return m
-}
-
-// writeServingCert writes a self-signed tls.crt and tls.key for 127.0.0.1 into dir.
-func writeServingCert(b *testing.B, dir string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 func freePort(b *testing.B) string {

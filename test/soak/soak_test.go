@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/admission"
 	awssim "github.com/gennaker/gennaker/test/cloudsim/aws"
 	azuresim "github.com/gennaker/gennaker/test/cloudsim/azure"
 	"github.com/gennaker/gennaker/test/cloudsim/faults"
@@ -339,8 +340,23 @@ func (m *manager) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
+	// The admission webhooks the API server calls are testenv's, which no kill stops; the manager's own
+	// server needs a certificate to start, and a port of its own.
+	hooks, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookPort := strconv.Itoa(hooks.Addr().(*net.TCPAddr).Port)
+	hooks.Close()
+	certs := filepath.Join(m.dir, "certs")
+	if _, err := os.Stat(filepath.Join(certs, "tls.crt")); err != nil {
+		if _, err := admission.SelfSigned(certs); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m.cmd = exec.Command(m.bin, "--kubeconfig="+m.kubeconfig, "--metrics-bind-address="+m.metrics, "--metrics-secure=false",
-		"--health-probe-bind-address=0", "--azure-authority-host-for-tests="+m.azure, "--cloud-slow-backoff=1s")
+		"--health-probe-bind-address=0", "--webhook-cert-dir="+certs, "--webhook-port="+hookPort,
+		"--azure-authority-host-for-tests="+m.azure, "--cloud-slow-backoff=1s")
 	m.cmd.Env = append(os.Environ(), "SSL_CERT_DIR=/etc/ssl/certs:"+m.caDir)
 	m.cmd.Stdout, m.cmd.Stderr = log, log
 	if err := m.cmd.Start(); err != nil {
@@ -463,6 +479,7 @@ metadata: {name: release}
 spec:
   application: shop
   limitConcurrent: true
+  historyLimit: 1000            # every run is checked at the end: none may be pruned before
   parameters: ` + params + `
   stages:`
 	regions := map[string]string{"aws": "us-east-1", "gcp": gcpRegion, "azure": azRegion}
