@@ -77,6 +77,7 @@ build: manifests generate fmt vet ## Build the manager binary.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/kubectl-gennaker ./cmd/kubectl-gennaker
 	go build -o $(LOCALBIN)/receiver ./test/receiver
+	go build -o $(LOCALBIN)/registry ./test/registry
 	go build -o $(LOCALBIN)/awssim ./test/cloudsim/cmd/awssim
 	go build -o $(LOCALBIN)/gcpsim ./test/cloudsim/cmd/gcpsim
 	go build -o $(LOCALBIN)/azuresim ./test/cloudsim/cmd/azuresim
@@ -91,7 +92,7 @@ run: manifests generate fmt vet ## Run the manager against the cluster of the cu
 
 .PHONY: dev
 dev: manifests k8s-bin build ## The three-cloud quickstart: etcd, kube-apiserver, the AWS, GCP and Azure simulators and the manager, with config/samples/quickstart applied; Ctrl-C stops all.
-	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver AWSSIM=$(LOCALBIN)/awssim GCPSIM=$(LOCALBIN)/gcpsim AZURESIM=$(LOCALBIN)/azuresim KUBECTL_GENNAKER=$(LOCALBIN)/kubectl-gennaker hack/dev.sh
+	K8S_BIN=$(K8S_BIN) MANAGER=$(LOCALBIN)/manager RECEIVER=$(LOCALBIN)/receiver REGISTRY=$(LOCALBIN)/registry AWSSIM=$(LOCALBIN)/awssim GCPSIM=$(LOCALBIN)/gcpsim AZURESIM=$(LOCALBIN)/azuresim KUBECTL_GENNAKER=$(LOCALBIN)/kubectl-gennaker hack/dev.sh
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).

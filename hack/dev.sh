@@ -32,6 +32,8 @@
 #                         PATH by the env file, and used by the smoke test when it exists
 #   RECEIVER              the demo's webhook receiver (default: bin/receiver, built from test/receiver)
 #   DEV_WEBHOOK_PORT      its port (default 18090: the sample pipeline release-gate calls 127.0.0.1:18090)
+#   REGISTRY              the demo's container registry (default: bin/registry, built from test/registry)
+#   DEV_REGISTRY_PORT     its port (default 18094: the quickstart's trigger new-build watches 127.0.0.1:18094)
 #   AWSSIM                the AWS simulator (default: bin/awssim, built from test/cloudsim/cmd/awssim)
 #   DEV_AWS_PORT          its port (default 18091: the sample CloudAccount aws-sim points at 127.0.0.1:18091)
 #   GCPSIM, DEV_GCP_PORT  the GCP Compute simulator (default: bin/gcpsim, from test/cloudsim/cmd/gcpsim) and its
@@ -111,6 +113,8 @@ MANAGER=$(realpath -m -- "${MANAGER:-$REPO/bin/manager}")
 KUBECTL_GENNAKER=$(realpath -m -- "${KUBECTL_GENNAKER:-$REPO/bin/kubectl-gennaker}")
 RECEIVER=$(realpath -m -- "${RECEIVER:-$REPO/bin/receiver}")
 DEV_WEBHOOK_PORT=${DEV_WEBHOOK_PORT:-18090}
+REGISTRY=$(realpath -m -- "${REGISTRY:-$REPO/bin/registry}")
+DEV_REGISTRY_PORT=${DEV_REGISTRY_PORT:-18094}
 AWSSIM=$(realpath -m -- "${AWSSIM:-$REPO/bin/awssim}")
 DEV_AWS_PORT=${DEV_AWS_PORT:-18091}
 GCPSIM=$(realpath -m -- "${GCPSIM:-$REPO/bin/gcpsim}")
@@ -194,6 +198,7 @@ cleanup() {
 		stop 'manager log follower' "$TAIL_PID" 1 $$ 2>/dev/null
 	fi
 	stop 'webhook receiver' "${RECEIVER_PID:-}" 5 $$
+	stop 'container registry' "${REGISTRY_PID:-}" 5 $$
 	stop 'AWS simulator' "${AWSSIM_PID:-}" 5 $$
 	stop 'GCP simulator' "${GCPSIM_PID:-}" 5 $$
 	stop 'Azure simulator' "${AZURESIM_PID:-}" 5 $$
@@ -241,7 +246,7 @@ if [[ -e $DEV_DIR ]]; then
 				[[ $(tr '\0' ' ' <"/proc/${OLD[dev.sh]}/cmdline" 2>/dev/null) == *dev.sh* ]]; then
 				die "another hack/dev.sh (pid ${OLD[dev.sh]}) is using $DEV_DIR: stop it first (Ctrl-C)"
 			fi
-			for name in manager receiver awssim gcpsim azuresim kube-apiserver etcd; do
+			for name in manager receiver registry awssim gcpsim azuresim kube-apiserver etcd; do
 				pid=${OLD[$name]:-}
 				if [[ -z $pid ]] || ! running "$pid"; then continue; fi
 				grep -qzxF "GENNAKER_DEV_DIR=$DEV_DIR" "/proc/$pid/environ" 2>/dev/null || continue
@@ -303,6 +308,7 @@ port HEALTH_PORT DEV_HEALTH_PORT
 port METRICS_PORT DEV_METRICS_PORT
 port ADMISSION_PORT DEV_ADMISSION_PORT
 port WEBHOOK_PORT DEV_WEBHOOK_PORT
+port REGISTRY_PORT DEV_REGISTRY_PORT
 port AWS_PORT DEV_AWS_PORT
 port GCP_PORT DEV_GCP_PORT
 port AZURE_PORT DEV_AZURE_PORT
@@ -489,6 +495,14 @@ setsid "$RECEIVER" --addr="127.0.0.1:$WEBHOOK_PORT" >"$DEV_DIR/receiver.log" 2>&
 RECEIVER_PID=$!
 echo "receiver $RECEIVER_PID" >>"$DEV_DIR/pids"
 
+# The demo's container registry (test/registry, in memory), where a CI job would push builds; it holds
+# demo/app:1.0.0, the release running today, before the trigger new-build first looks.
+[[ -x $REGISTRY ]] || die "no container registry at $REGISTRY: run make dev, or go build -o bin/registry ./test/registry"
+setsid "$REGISTRY" serve -addr="127.0.0.1:$REGISTRY_PORT" -seed=demo/app:1.0.0 \
+	>"$DEV_DIR/registry.log" 2>&1 </dev/null {OUT}>&- {ERR}>&- &
+REGISTRY_PID=$!
+echo "registry $REGISTRY_PID" >>"$DEV_DIR/pids"
+
 # The AWS simulator (test/cloudsim/aws, a test double of the AWS API), with the sample account's key and
 # target group; instances take a couple of seconds to come up and pass health checks, as if real.
 [[ -x $AWSSIM ]] || die "no AWS simulator at $AWSSIM: run make dev, or go build -o bin/awssim ./test/cloudsim/cmd/awssim"
@@ -596,14 +610,17 @@ cat >&2 <<EOF
 
   Gennaker dev cluster: kube-apiserver https://127.0.0.1:$APISERVER_PORT, manager pid $MANAGER_PID, ready after $(since "$T0")
   Applied config/samples/quickstart/: CloudAccounts aws-sim, gcp-sim and azure-sim (the simulators below),
-  demo-aws-v000, demo-gcp-v000 and demo-azure-v000 taking traffic, and the Pipeline demo.
+  demo-aws-v000, demo-gcp-v000 and demo-azure-v000 taking traffic, and the Pipelines demo and demo-bake.
 
   In another shell:
     source $rel/env               # KUBECONFIG, and kubectl v${K8S_BIN##*/v} and kubectl-gennaker on PATH
     kubectl gennaker start demo --watch            # deploys v001 red/black to the three clouds, then waits
     kubectl gennaker approve <run> go-no-go        # <run>: the name start printed; or reject, to roll back
     kubectl gennaker servergroups                  # v001 takes the traffic, v000 is scaled down$plugin_note
-  A new AMI starts demo by itself (its trigger new-ami looks every 30s), as a bake job's would:
+  A new build starts the release by itself: push it to the dev registry, demo-bake makes an AMI of it, and
+  the AMI starts demo (the triggers new-build and new-ami look every 10s):
+    ${REGISTRY#"$REPO"/} push 127.0.0.1:$REGISTRY_PORT/demo/app:1.1.0      # or docker push; then: kubectl gennaker list
+  or register an AMI directly, as a bake job would:
     curl -X POST http://127.0.0.1:$AWS_PORT/_sim/images -d '{"region":"us-east-1","name":"demo-1.1.0"}'
   The same with plain kubectl:
     kubectl create -f config/samples/quickstart/run/          # prints execution.../demo-xxxxx
@@ -613,11 +630,12 @@ cat >&2 <<EOF
 
   More samples: kubectl apply -f config/samples/ (a release gate calling a webhook receiver on
   127.0.0.1:$WEBHOOK_PORT, and a red/black on AWS); kubectl create -f config/samples/three-cloud/ (AWS + GCP + Azure)
+  Container registry: http://127.0.0.1:$REGISTRY_PORT/v2/ (demo/app, in memory)
   Simulators: AWS http://127.0.0.1:$AWS_PORT, GCP http://127.0.0.1:$GCP_PORT, Azure https://127.0.0.1:$AZURE_PORT
     (calls by operation at /_sim/calls; Azure's CA: $rel/azuresim-ca/ca.pem)
   Manager: http://127.0.0.1:$HEALTH_PORT/readyz  http://127.0.0.1:$METRICS_PORT/metrics, admission webhooks https://127.0.0.1:$ADMISSION_PORT
     It runs as $SA_USER, with only the RBAC of config/rbac.
-  Logs:    $rel/manager.log  $rel/kube-apiserver.log  $rel/etcd.log  $rel/*sim.log
+  Logs:    $rel/manager.log  $rel/kube-apiserver.log  $rel/etcd.log  $rel/*sim.log  $rel/registry.log
   Ctrl-C stops the manager, the simulators, kube-apiserver and etcd.
 
 EOF
@@ -706,25 +724,40 @@ log "demo succeeded on the three clouds after $(since "$T_DEMO"): kubectl get se
 kc -n default get servergroups -l 'delivery.gennaker.io/cluster in (demo-aws,demo-gcp,demo-azure)'
 kc -n default get execution "$demo"
 
-# The trigger new-ami: once it has looked (and recorded that aws-sim has no demo-* image yet), a new AMI, as
-# a bake job would register it, starts a run by itself that deploys that AMI to AWS.
+# A new build, as a CI job pushes it: once both triggers have looked (new-build recorded demo/app:1.0.0, and
+# new-ami that aws-sim has no demo-* image yet), a push of demo/app:1.1.0 starts demo-bake, whose bake stage
+# registers the AMI demo-1.1.0, and that AMI starts demo by itself, which deploys it to AWS.
+kc wait --timeout=90s -n default --for=jsonpath='{.status.triggers[0].image.lastCheckTime}' pipeline/demo-bake >&2 ||
+	die "smoke test: the trigger new-build never looked: $(kc -n default get pipeline demo-bake -o yaml)"
 kc wait --timeout=90s -n default --for=jsonpath='{.status.triggers[0].machineImage.lastCheckTime}' pipeline/demo >&2 ||
 	die "smoke test: the trigger new-ami never looked: $(kc -n default get pipeline demo -o yaml)"
-ami=$(http_post "$AWS_PORT" /_sim/images '{"region":"us-east-1","name":"demo-1.1.0"}') ||
-	die "smoke test: the AWS simulator did not register the image: $ami"
-[[ $ami =~ (ami-[0-9a-f]+) ]] || die "smoke test: no AMI id in the simulator's answer: $ami"
-ami=${BASH_REMATCH[1]}
-T_TRIGGER=$(now_ms)
-log "registered $ami (demo-1.1.0) in the AWS simulator; waiting for new-ami to start demo"
-triggered=''
-deadline=$(($(now_ms) + 120 * 1000))
-until [[ -n $triggered ]]; do
-	(($(now_ms) < deadline)) || die "smoke test: $ami started no run: $(kc -n default get pipeline demo -o yaml)"
-	sleep 0.5
-	triggered=$(kc -n default get executions -o \
-		"jsonpath={range .items[?(@.status.trigger.type==\"machineImage\")]}{.metadata.name}{end}")
-done
-log "new-ami started $triggered $(since "$T_TRIGGER") after the image was registered"
+T_PUSH=$(now_ms)
+digest=$("$REGISTRY" push "127.0.0.1:$REGISTRY_PORT/demo/app:1.1.0") ||
+	die "smoke test: cannot push demo/app:1.1.0 to the dev registry: $digest"
+log "pushed demo/app:1.1.0 ($digest); waiting for new-build to start demo-bake"
+# first_run PIPELINE TRIGGER-TYPE: the name of the first run of PIPELINE that TRIGGER-TYPE started, waiting
+# up to 120s for it.
+first_run() {
+	local run='' deadline=$(($(now_ms) + 120 * 1000))
+	until [[ -n $run ]]; do
+		(($(now_ms) < deadline)) || die "smoke test: no $2 run of $1 started: $(kc -n default get pipeline "$1" -o yaml)"
+		sleep 0.5
+		run=$(kc -n default get executions -l "delivery.gennaker.io/pipeline=$1" -o \
+			"jsonpath={range .items[?(@.status.trigger.type==\"$2\")]}{.metadata.name}{\"\\n\"}{end}" | head -n 1)
+	done
+	printf '%s' "$run"
+}
+bake=$(first_run demo-bake image)
+log "new-build started $bake $(since "$T_PUSH") after the push"
+[[ $(kc -n default get execution "$bake" -o 'jsonpath={.spec.artifacts[0].digest}') == "$digest" ]] ||
+	die "smoke test: $bake does not pin $digest: $(kc -n default get execution "$bake" -o yaml)"
+kc wait --timeout=120s -n default --for=condition=Succeeded "execution/$bake" >&2 ||
+	die "smoke test: $bake did not succeed: $(kc -n default get execution "$bake" -o yaml)"
+ami=$(kc -n default get execution "$bake" -o 'jsonpath={.status.stages[?(@.name=="bake")].outputs.body.id}')
+[[ $ami =~ ^ami-[0-9a-f]+$ ]] || die "smoke test: $bake baked no AMI: $(kc -n default get execution "$bake" -o yaml)"
+log "$bake baked $ami (demo-1.1.0); waiting for new-ami to start demo"
+triggered=$(first_run demo machineImage)
+log "new-ami started $triggered $(since "$T_PUSH") after the push"
 [[ $(kc -n default get execution "$triggered" -o 'jsonpath={.spec.parameters.awsImage}') == "$ami" ]] ||
 	die "smoke test: $triggered does not deploy $ami: $(kc -n default get execution "$triggered" -o yaml)"
 kc wait --timeout=120s -n default --for=jsonpath='{.status.awaitingJudgment}'=go-no-go "execution/$triggered" >&2 ||
@@ -734,7 +767,7 @@ kc wait --timeout=120s -n default --for=condition=Succeeded "execution/$triggere
 	die "smoke test: $triggered did not succeed: $(kc -n default get execution "$triggered" -o yaml)"
 [[ $(kc -n default get servergroup demo-aws-v002 -o 'jsonpath={.spec.aws.imageID}') == "$ami" ]] ||
 	die "smoke test: demo-aws-v002 does not run $ami: $(kc -n default get servergroup demo-aws-v002 -o yaml)"
-log "$triggered deployed $ami as demo-aws-v002 and succeeded"
+log "$triggered deployed $ami as demo-aws-v002 and succeeded, $(since "$T_PUSH") after the push"
 
 kc apply -f config/samples/
 # Every sample reconciled: observedGeneration caught up, and the valid sample pipeline Ready.

@@ -35,7 +35,7 @@ func devBinaries(t *testing.T) []string {
 	}
 	bin := t.TempDir()
 	pkgs := map[string]string{
-		"MANAGER": "./cmd/manager", "RECEIVER": "./test/receiver", "AWSSIM": "./test/cloudsim/cmd/awssim",
+		"MANAGER": "./cmd/manager", "RECEIVER": "./test/receiver", "REGISTRY": "./test/registry", "AWSSIM": "./test/cloudsim/cmd/awssim",
 		"GCPSIM": "./test/cloudsim/cmd/gcpsim", "AZURESIM": "./test/cloudsim/cmd/azuresim",
 	}
 	env := []string{"K8S_BIN=" + k8sBin, "KUBECTL_GENNAKER=" + filepath.Join(bin, "kubectl-gennaker")}
@@ -146,9 +146,9 @@ func devStopsEverything(t *testing.T, env []string, end func(tty *os.File) error
 		t.Fatalf("no ready banner within 90s:\n%s", tty.output())
 	}
 	pids := pidsOf(t, devDir)
-	g.Expect(pids).To(HaveLen(8), "dev.sh, etcd, kube-apiserver, receiver, 3 simulators, manager: %v", pids)
+	g.Expect(pids).To(HaveLen(9), "dev.sh, etcd, kube-apiserver, receiver, registry, 3 simulators, manager: %v", pids)
 	ports := portsIn(tty.output())
-	g.Expect(len(ports)).To(BeNumerically(">=", 9), tty.output())
+	g.Expect(len(ports)).To(BeNumerically(">=", 10), tty.output())
 
 	g.Expect(end(tty.master)).To(Succeed())
 	select {
