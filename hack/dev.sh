@@ -53,7 +53,9 @@
 #   DEV_EXIT_AFTER_READY=1
 #                         smoke test: once the manager is ready and leader, run the quickstart's demo to
 #                         Succeeded on the three clouds (started and approved with the plugin when it exists,
-#                         else with kubectl create and kubectl patch), apply config/samples/, print
+#                         else with kubectl create and kubectl patch), push demo/app:1.1.0 to the registry
+#                         and follow it (demo-bake bakes an AMI, new-ami starts demo, approved, Succeeded),
+#                         apply config/samples/, print
 #                         `kubectl get gennaker -A`, run the release-gate demo to the end (it waits for a
 #                         judgment, is approved with kubectl patch, calls the receiver, succeeds), run the
 #                         shop-release demo (a red/black on the AWS simulator, approved the same way), check

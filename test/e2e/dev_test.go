@@ -57,7 +57,8 @@ func devBinaries(t *testing.T) []string {
 // kube-apiserver with token authentication and RBAC, the CRDs and config/rbac installed, the three cloud
 // simulators, and the manager binary running with only that RBAC. The script applies
 // config/samples/quickstart, runs demo to Succeeded on the three clouds (started and approved with the
-// plugin if it is built, else with kubectl create and patch), then applies config/samples, runs the
+// plugin if it is built, else with kubectl create and patch), pushes a build to the dev registry and follows
+// it through demo-bake's AMI to a triggered demo run that succeeds, then applies config/samples, runs the
 // release-gate demo (it waits for a judgment, is approved with kubectl patch and calls the webhook receiver)
 // and the shop-release demo (a red/black of shop-main-v000 to v001 on the AWS simulator), fails on any RBAC
 // "forbidden" in the manager's log, and stops everything.
