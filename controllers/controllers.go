@@ -65,6 +65,12 @@ type Options struct {
 	RegistryTransport http.RoundTripper
 	// TriggerMaxBody bounds a webhook trigger call's body (default trigger.DefaultMaxBody, 1 MiB).
 	TriggerMaxBody int64
+	// Sharded says the manager's cache holds only its shard's objects (WithWatchSelector). CloudAccounts
+	// are shared by the shards, so their ServerGroups are then counted from the API server.
+	Sharded bool
+	// SkipCloudAccounts leaves CloudAccounts (their checks, usage and finalizer) to another manager: with
+	// shards, exactly one looks after them, so that no account is checked once per shard.
+	SkipCloudAccounts bool
 }
 
 // Providers returns every cloud this version supports, with the SDKs' default settings.
@@ -92,14 +98,21 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	// One client cache for both reconcilers: the account's check and its groups share connections and
 	// an assumed role's session.
 	clients := &cloud.Clients{Reader: c, APIReader: mgr.GetAPIReader(), Providers: o.Providers}
-	for _, r := range []interface{ SetupWithManager(ctrl.Manager) error }{
-		&cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout},
+	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&servergroup.Reconciler{Client: c, Clients: clients, Poll: o.ServerGroupPoll, Resync: o.ServerGroupResync, MaxBackoff: o.CloudMaxBackoff,
 			SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout, OperationTimeout: o.CloudOperationTimeout, Workers: o.ServerGroupWorkers},
 		&pipeline.Reconciler{Client: c, Images: &trigger.Images{Cache: c, Secrets: mgr.GetAPIReader(), Transport: o.RegistryTransport, Clouds: clients}},
 		execution.New(mgr, o.ExecutionWorkers, execution.WithWebhookHTTP(stages.NewWebhookClient(o.WebhookProxy)),
 			func(d *stages.Deps) { d.WebhookTimeout = o.WebhookTimeout }),
-	} {
+	}
+	if !o.SkipCloudAccounts {
+		accounts := &cloudaccount.Reconciler{Client: c, Clients: clients, MaxBackoff: o.CloudMaxBackoff, SlowBackoff: o.CloudSlowBackoff, Timeout: o.CloudTimeout}
+		if o.Sharded {
+			accounts.EveryShard = mgr.GetAPIReader()
+		}
+		reconcilers = append(reconcilers, accounts)
+	}
+	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}

@@ -129,7 +129,11 @@ func TestDeployRedBlack(t *testing.T) {
 	asg, _ := a.sim.Group("shop-main-v000")
 	g.Expect(asg.TargetGroupARNs).To(BeEmpty())
 	g.Expect(asg.SuspendedProcesses).To(ContainElement("AddToLoadBalancer"))
-	g.Expect(asg.Instances).To(BeEmpty())
+	// Scaled to zero: nothing runs; the instances still terminating are gone once AWS is done with them.
+	for _, i := range asg.Instances {
+		g.Expect(i.LifecycleState).To(Equal("Terminating"), "v000 still runs %s", i.ID)
+	}
+	g.Eventually(func() any { asg, _ := a.sim.Group("shop-main-v000"); return asg.Instances }).Should(BeEmpty())
 	t.Logf("AWS API calls of a red/black of a 3-instance group, by operation: %v", a.sim.Calls())
 
 	run(t, a.ns, "r3", "release", map[string]string{"image": "ami-00000000000000003"})

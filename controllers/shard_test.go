@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -131,4 +132,59 @@ spec:
 		g.Expect(w).NotTo(ContainElement(c.other), "%T %s was written by the other shard", c.obj, c.obj.GetName())
 	}
 	g.Expect(asgNames(a)).To(Equal([]string{"shop-edge-v000", "shop-main-v000"}))
+}
+
+// TestShardedAccountHeldForEveryShard: a CloudAccount shared by two shards is looked after by one of them
+// (the unlabelled shard; shard1 runs with SkipCloudAccounts, as --cloud-accounts=false). That shard counts
+// the ServerGroups of both, although its cache holds only its own, and does not let the account go while
+// a group of the other shard still needs it to delete its cloud group.
+func TestShardedAccountHeldForEveryShard(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ctx := context.Background()
+	a := setupAWS(t, false)
+	unlabelledOnly, err := k8slabels.Parse("!" + controllers.ShardLabel)
+	g.Expect(err).NotTo(HaveOccurred())
+	other, owner := a.manager().Controllers, a.manager().Controllers
+	other.Sharded, other.SkipCloudAccounts = true, true
+	owner.Sharded = true
+	shard1 := startReplica(t, "gennaker-shard1", a.ns, "gennaker-shard1", other,
+		k8slabels.SelectorFromSet(k8slabels.Set{controllers.ShardLabel: "shard1"}))
+	unlabelled := startReplica(t, "gennaker-unlabelled", a.ns, "gennaker-unlabelled", owner, unlabelledOnly)
+	g.Eventually(func() bool { return shard1.leads() && unlabelled.leads() }, "30s", "10ms").Should(BeTrue())
+
+	sg := &v1alpha1.ServerGroup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: "shop-main-v000", Labels: map[string]string{controllers.ShardLabel: "shard1"}},
+		Spec: v1alpha1.ServerGroupSpec{
+			Application: "shop", Stack: "main", Account: a.account, Region: "us-east-1",
+			Capacity: v1alpha1.Capacity{Min: 0, Max: 2, Desired: 1},
+			CloudServerGroup: v1alpha1.CloudServerGroup{AWS: &v1alpha1.AWSServerGroup{
+				ImageID: "ami-0abc1234def567890", InstanceType: "m7g.large", SubnetIDs: []string{"subnet-0a"},
+			}},
+		},
+	}
+	g.Expect(env.Client.Create(ctx, sg)).To(Succeed())
+	g.Eventually(func() []string { return asgNames(a) }).Should(Equal([]string{"shop-main-v000"}), "shard1 makes its group")
+	user := a.ns + "/shop-main-v000"
+	g.Eventually(func(g Gomega) {
+		acc := getAccount(g, a.account)
+		g.Expect(cond(acc, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(acc.Status.ServerGroups).To(Equal(int32(1)))
+		g.Expect(acc.Status.UsedBy).To(Equal([]string{user}))
+	}, "30s").Should(Succeed(), "the account counts the other shard's group")
+	acc := getAccount(g, a.account)
+	for _, f := range acc.GetManagedFields() {
+		g.Expect(f.Manager).NotTo(Equal("gennaker-shard1"), "a shard with --cloud-accounts=false wrote the account")
+	}
+
+	// Deleting the account waits for the group of the other shard, which still deletes its cloud group.
+	g.Expect(env.Client.Delete(ctx, acc)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		c := cond(getAccount(g, a.account), v1alpha1.ConditionReady)
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonInUse))
+		g.Expect(c.Message).To(ContainSubstring(user))
+	}).Should(Succeed(), "the account is let go while another shard's group uses it")
+	g.Expect(env.Client.Delete(ctx, sg)).To(Succeed())
+	g.Eventually(gone(sg)).Should(BeTrue())
+	g.Expect(asgNames(a)).To(BeEmpty(), "the group's deletion left its cloud group")
+	g.Eventually(gone(acc), "30s").Should(BeTrue(), "the account is held after its last group went")
 }

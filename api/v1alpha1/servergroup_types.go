@@ -376,10 +376,14 @@ type ServerGroupStatus struct {
 // The name must be the Frigga name of the group, its cluster name (app, app-stack, app-stack-detail or
 // app--detail) and a three-digit version, so that a ServerGroup can only ever name a cloud group of its own
 // cluster, never an arbitrary one (an EKS node group, a hand-made group).
+//
+// spec.account is a field selector (kubectl get servergroups --field-selector spec.account=aws-prod): a
+// CloudAccount's users are counted by it across shards.
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^.+-v[0-9]{3}$') && self.metadata.name.substring(0, size(self.metadata.name) - 5) == ((has(self.spec.detail) && size(self.spec.detail) > 0) ? self.spec.application + (has(self.spec.stack) ? '-' + self.spec.stack + '-' : '--') + self.spec.detail : ((has(self.spec.stack) && size(self.spec.stack) > 0) ? self.spec.application + '-' + self.spec.stack : self.spec.application))",messageExpression="'metadata.name must be the Frigga name ' + ((has(self.spec.detail) && size(self.spec.detail) > 0) ? self.spec.application + (has(self.spec.stack) ? '-' + self.spec.stack + '-' : '--') + self.spec.detail : ((has(self.spec.stack) && size(self.spec.stack) > 0) ? self.spec.application + '-' + self.spec.stack : self.spec.application)) + '-vNNN (the cluster named by spec.application, stack and detail, and a three-digit version such as v003)'"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sg,categories=gennaker
+// +kubebuilder:selectablefield:JSONPath=`.spec.account`
 // +kubebuilder:printcolumn:name="Account",type=string,JSONPath=`.spec.account`
 // +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
 // +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.spec.capacity.desired`

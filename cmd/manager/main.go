@@ -77,6 +77,9 @@ func main() {
 			watchSelector, err = labels.Parse(v)
 			return err
 		})
+	cloudAccounts := true
+	flag.BoolVar(&cloudAccounts, "cloud-accounts", true,
+		"Look after CloudAccounts: check their credentials, count their ServerGroups (across shards) and hold them while any is used. With shards, leave it on in exactly one and set --cloud-accounts=false in the others.")
 	flag.BoolVar(&hooks.selfSigned, "webhook-self-signed", false,
 		"Make a CA and a serving certificate for 127.0.0.1 at start and create or update the webhook configurations with url https://127.0.0.1:<webhook-port> and that CA (make dev, a bare API server); needs the RBAC of config/selfsigned. In a cluster, cert-manager and config/default do this.")
 	flag.IntVar(&hooks.port, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks' https server.")
@@ -130,6 +133,8 @@ func main() {
 			os.Exit(1)
 		}
 	}
+	o.Sharded = watchSelector != nil && !watchSelector.Empty()
+	o.SkipCloudAccounts = !cloudAccounts
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		WebhookServer:                 webhookServer,
 		Scheme:                        scheme,
@@ -163,7 +168,7 @@ func main() {
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
-	log.Info("starting the manager", "watchLabelSelector", selectorString(watchSelector), "leaderElection", leaderElect, "leaseName", leaderID)
+	log.Info("starting the manager", "watchLabelSelector", selectorString(watchSelector), "cloudAccounts", cloudAccounts, "leaderElection", leaderElect, "leaseName", leaderID)
 	err = mgr.Start(ctx)
 	hooks.cleanup() // the self-signed key does not outlive the manager
 	if err != nil {

@@ -53,6 +53,9 @@ const (
 	// DefaultSlowBackoff is the first wait after a failure only a person can fix (credentials refused, a
 	// permission missing); it doubles up to 20 times that.
 	DefaultSlowBackoff = 30 * time.Second
+	// ShardedUsagePoll is how often a sharded manager (EveryShard) counts an account's ServerGroups again,
+	// and so lets an account being deleted go once the last one, of whichever shard, is gone.
+	ShardedUsagePoll = 10 * time.Second
 )
 
 // Reconciler checks CloudAccounts and keeps their usage.
@@ -68,6 +71,10 @@ type Reconciler struct {
 	MaxBackoff time.Duration
 	// SlowBackoff is the first wait after a failure that needs a person; 0 means DefaultSlowBackoff.
 	SlowBackoff time.Duration
+	// EveryShard, if set, lists the ServerGroups of every shard (the API server, by field selector): the
+	// manager's cache holds only its own shard's (controllers.WithWatchSelector), and an account shared by
+	// the shards must not let go of groups another shard runs.
+	EveryShard client.Reader
 
 	// fast and slow space the checks after a failure, per account.
 	fast, slow workqueue.TypedRateLimiter[string]

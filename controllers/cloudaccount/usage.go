@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,13 +23,33 @@ import (
 // users lists, in name order, the ServerGroups (namespace/name) whose spec.account is the account, those
 // being deleted included: they need the account to delete their cloud groups.
 func (r *Reconciler) users(ctx context.Context, account string) ([]string, error) {
-	var list v1alpha1.ServerGroupList
-	if err := r.List(ctx, &list, client.MatchingFields{index.ServerGroupAccount: account}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(list.Items))
-	for i := range list.Items {
-		names = append(names, list.Items[i].Namespace+"/"+list.Items[i].Name)
+	var names []string
+	if r.EveryShard != nil {
+		// The cache holds this shard's groups only; the API server has every shard's, selected by field,
+		// their metadata only, a page at a time.
+		next := ""
+		for {
+			// A new list each page: decoding into the last one would keep its continue token.
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("ServerGroupList"))
+			if err := r.EveryShard.List(ctx, list, client.MatchingFields{"spec.account": account}, client.Limit(500), client.Continue(next)); err != nil {
+				return nil, err
+			}
+			for i := range list.Items {
+				names = append(names, list.Items[i].Namespace+"/"+list.Items[i].Name)
+			}
+			if next = list.Continue; next == "" {
+				break
+			}
+		}
+	} else {
+		var list v1alpha1.ServerGroupList
+		if err := r.List(ctx, &list, client.MatchingFields{index.ServerGroupAccount: account}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			names = append(names, list.Items[i].Namespace+"/"+list.Items[i].Name)
+		}
 	}
 	slices.Sort(names)
 	return names, nil
@@ -61,7 +82,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, account *v1alpha1.Clou
 		r.Recorder.Eventf(account, nil, corev1.EventTypeNormal, v1alpha1.ReasonInUse, "Delete", "%s", msg)
 	}
 	// The ServerGroups' deletions bring the account back; nothing else can help.
-	return ctrl.Result{}, status.Patch(ctx, r.Client, account, func(a *v1alpha1.CloudAccount) {
+	return ctrl.Result{RequeueAfter: r.recount(0)}, status.Patch(ctx, r.Client, account, func(a *v1alpha1.CloudAccount) {
 		setUsage(a, users)
 		status.Set(a, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInUse, msg)
 		status.SetProgress(a, status.Working, v1alpha1.ReasonInUse, msg)
@@ -92,4 +113,14 @@ var deletionStarted = predicate.Funcs{
 // ServerGroup's account cannot change, so its updates do not.
 var comesOrGoes = predicate.Funcs{
 	UpdateFunc: func(event.UpdateEvent) bool { return false },
+}
+
+// recount is when to look at an account again: after, or at most ShardedUsagePoll when every shard's
+// groups count (EveryShard), since the other shards' groups coming and going do not reach this manager's
+// watch. 0 is never.
+func (r *Reconciler) recount(after time.Duration) time.Duration {
+	if r.EveryShard == nil || (after > 0 && after <= ShardedUsagePoll) {
+		return after
+	}
+	return ShardedUsagePoll
 }

@@ -19,7 +19,7 @@ import (
 func (r *Reconciler) reconcileNormal(ctx context.Context, account *v1alpha1.CloudAccount, users []string) (ctrl.Result, error) {
 	due, version, next := r.due(ctx, account)
 	if !due {
-		return ctrl.Result{RequeueAfter: time.Until(next)}, status.Patch(ctx, r.Client, account, func(a *v1alpha1.CloudAccount) {
+		return ctrl.Result{RequeueAfter: r.recount(time.Until(next))}, status.Patch(ctx, r.Client, account, func(a *v1alpha1.CloudAccount) {
 			setUsage(a, users)
 		})
 	}
@@ -66,7 +66,7 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, account *v1alpha1.Clou
 		log.FromContext(ctx).Info("account not ready", "reason", reason, "message", msg, "retryIn", wait.String())
 	}
 	r.record(account.Name, check{version: version, next: time.Now().Add(wait)})
-	return ctrl.Result{RequeueAfter: wait}, nil
+	return ctrl.Result{RequeueAfter: r.recount(wait)}, nil
 }
 
 // due says whether the account's credentials are to be checked: never checked by this process, changed
