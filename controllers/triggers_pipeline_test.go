@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -9,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
+	"github.com/gennaker/gennaker/controllers/trigger"
 	"github.com/gennaker/gennaker/test/testenv"
 )
 
@@ -114,4 +116,67 @@ spec:
 		}
 		g.Expect(parents).To(Equal([]string{"build-3"}))
 	}).Should(Succeed())
+}
+
+// TestTriggerRunNameTakenByHand: a run someone made by hand under the name a trigger's run would have is
+// not taken for the trigger's own. The trigger starts nothing and says why in a Warning Event (a polled
+// trigger also in its status message), and tries again; once that run is gone, it starts its own.
+func TestTriggerRunNameTakenByHand(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	env.StartManager(t)
+	ctx := context.Background()
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: build}
+spec:
+  application: shop
+  stages:
+  - {name: compile, wait: {duration: 0s}}
+---
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: deploy}
+spec:
+  application: shop
+  triggers:
+  - {name: after-build, pipeline: {pipeline: build}}
+  stages:
+  - {name: roll, wait: {duration: 0s}}
+`)
+	var deploy v1alpha1.Pipeline
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "deploy"}, &deploy)).To(Succeed())
+		g.Expect(deploy.Status.Triggers).To(ConsistOf(HaveField("Pipeline", Not(BeNil()))))
+	}).Should(Succeed())
+	own, err := trigger.NewExecution(&deploy, trigger.Run{Type: v1alpha1.TriggerPipeline, Index: 0, Key: "build-1"})
+	g.Expect(err).NotTo(HaveOccurred())
+	byHand := &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: own.Name},
+		Spec:       v1alpha1.ExecutionSpec{Pipeline: "deploy"},
+	}
+	g.Expect(env.Client.Create(ctx, byHand)).To(Succeed())
+	g.Expect(env.Client.Create(ctx, &v1alpha1.Execution{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "build-1"},
+		Spec:       v1alpha1.ExecutionSpec{Pipeline: "build"},
+	})).To(Succeed())
+	waitPhase(g, ns, "build-1", v1alpha1.ExecutionSucceeded)
+
+	g.Eventually(func(g Gomega) {
+		var warned bool
+		for _, e := range events(g, ns, "deploy") {
+			warned = warned || e.Type == "Warning" && strings.Contains(e.Note, own.Name+" exists and was not started by spec.triggers[0]")
+		}
+		g.Expect(warned).To(BeTrue(), "no Warning Event says the run's name is taken")
+	}).Should(Succeed())
+	g.Expect(runsOfPipeline(g, ns, "deploy")).To(HaveLen(1), "the trigger started a run beside the one made by hand")
+
+	g.Expect(env.Client.Delete(ctx, byHand)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		runs := runsOfPipeline(g, ns, "deploy")
+		g.Expect(runs).To(HaveLen(1))
+		g.Expect(runs[0].Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationParentExecution, "build-1"))
+		g.Expect(trigger.StartedBy(&runs[0], &deploy, 0, v1alpha1.TriggerPipeline)).To(BeTrue())
+	}, "60s").Should(Succeed(), "the trigger did not start its run once the name was free")
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/robfig/cron/v3"
@@ -203,6 +204,11 @@ func (r *Reconciler) start(ctx context.Context, pl *v1alpha1.Pipeline, run trigg
 			"%s trigger %d could not start a run (%s): %v", run.Type, run.Index, why, err)
 		return nil, err
 	case !created:
+		if err := r.ownRun(ctx, pl, run, ex.Name); err != nil {
+			r.Recorder.Eventf(pl, nil, corev1.EventTypeWarning, ReasonTriggerFailed, "Trigger",
+				"%s trigger %d could not start a run (%s): %v", run.Type, run.Index, why, err)
+			return nil, err
+		}
 		logger.Info("the trigger's run already exists", "execution", ex.Name)
 		return nil, nil
 	}
@@ -210,6 +216,20 @@ func (r *Reconciler) start(ctx context.Context, pl *v1alpha1.Pipeline, run trigg
 	r.Recorder.Eventf(pl, ex, corev1.EventTypeNormal, ReasonTriggered, "Trigger",
 		"%s trigger %d started Execution %s, %s", run.Type, run.Index, ex.Name, why)
 	return ex, nil
+}
+
+// ownRun checks that the run named name, which exists, is the trigger's own: started for the same key
+// before a restart, not made by hand under that name, which would stand in for it.
+func (r *Reconciler) ownRun(ctx context.Context, pl *v1alpha1.Pipeline, run trigger.Run, name string) error {
+	var ex v1alpha1.Execution
+	if err := r.Get(ctx, client.ObjectKey{Namespace: pl.Namespace, Name: name}, &ex); err != nil {
+		// Not in the cache yet (just created by this trigger, before a restart): the next pass looks again.
+		return fmt.Errorf("Execution %s exists and cannot be read yet: %w", name, err)
+	}
+	if !trigger.StartedBy(&ex, pl, run.Index, run.Type) {
+		return fmt.Errorf("Execution %s exists and was not started by spec.triggers[%d]; delete it so that the trigger can start its run", name, run.Index)
+	}
+	return nil
 }
 
 // previousStatus returns the status recorded for trigger index, or nil.

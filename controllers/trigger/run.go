@@ -157,6 +157,20 @@ func NewExecution(pl *v1alpha1.Pipeline, r Run) (*v1alpha1.Execution, error) {
 	return ex, nil
 }
 
+// StartedBy says whether ex is a run that pl's trigger index, of type typ, started. Only the operator may
+// set the annotations that say so (admission refuses them from anyone else), so a run someone made by hand
+// under the name the trigger's run would have is never taken for the trigger's own.
+func StartedBy(ex *v1alpha1.Execution, pl *v1alpha1.Pipeline, index int, typ string) bool {
+	a := ex.Annotations
+	if a[v1alpha1.AnnotationTrigger] != typ || ex.Spec.Pipeline != pl.Name {
+		return false
+	}
+	if name := pl.Spec.Triggers[index].Name; name != "" {
+		return a[v1alpha1.AnnotationTriggerName] == name
+	}
+	return a[v1alpha1.AnnotationTriggerIndex] == strconv.Itoa(index)
+}
+
 // Start creates the run r of pl's trigger. created is false, with no error, when the run already exists: the
 // trigger fired for the same key before (a restart between creating the run and recording it, a replayed
 // webhook call). A value that does not render is an error, and nothing is created.

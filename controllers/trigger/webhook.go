@@ -212,7 +212,7 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 		return nil, refuse(http.StatusConflict, "this body was already received as delivery %s", first)
 	}
 	deliveryLabel := shortHash(delivery)[:40]
-	if r := w.deliveredBefore(ctx, &pl, name, delivery, deliveryLabel); r != nil {
+	if r := w.deliveredBefore(ctx, &pl, index, delivery, deliveryLabel); r != nil {
 		return nil, r
 	}
 	if invalid := validation.Pipeline(&pl).ToAggregate(); invalid != nil {
@@ -235,7 +235,7 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 	case err != nil:
 		return nil, unavailable(err)
 	case !created:
-		return nil, w.existing(ctx, ex.Namespace, ex.Name, name, delivery, byDelivery, byBody)
+		return nil, w.existing(ctx, &pl, index, ex.Name, delivery, byDelivery, byBody)
 	}
 	w.remember(byDelivery, delivery)
 	w.remember(byBody, delivery)
@@ -246,23 +246,16 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 	return ex, nil
 }
 
-// startedBy says whether ex is a run trigger name (a webhook trigger) started: only the operator may set
-// those annotations (admission refuses them from anyone else).
-func startedBy(ex *v1alpha1.Execution, name string) bool {
-	a := ex.Annotations
-	return a[v1alpha1.AnnotationTrigger] == v1alpha1.TriggerWebhook && a[v1alpha1.AnnotationTriggerName] == name
-}
-
 // deliveredBefore refuses a delivery ID that one of the trigger's runs in the cache already carries, with
 // another body (the same body finds its run by name).
-func (w *Webhooks) deliveredBefore(ctx context.Context, pl *v1alpha1.Pipeline, name, delivery, label string) *refusal {
+func (w *Webhooks) deliveredBefore(ctx context.Context, pl *v1alpha1.Pipeline, index int, delivery, label string) *refusal {
 	var runs v1alpha1.ExecutionList
 	if err := w.Client.List(ctx, &runs, client.InNamespace(pl.Namespace), client.MatchingLabels{LabelDelivery: label}); err != nil {
 		return unavailable(fmt.Errorf("listing the runs of delivery %s: %w", delivery, err))
 	}
 	for i := range runs.Items {
 		ex := &runs.Items[i]
-		if ex.Spec.Pipeline == pl.Name && startedBy(ex, name) && ex.Annotations[v1alpha1.AnnotationDeliveryID] == delivery {
+		if StartedBy(ex, pl, index, v1alpha1.TriggerWebhook) && ex.Annotations[v1alpha1.AnnotationDeliveryID] == delivery {
 			return refuse(http.StatusConflict, "delivery %s was already received: it started Execution %s", delivery, ex.Name)
 		}
 	}
@@ -272,9 +265,9 @@ func (w *Webhooks) deliveredBefore(ctx context.Context, pl *v1alpha1.Pipeline, n
 // existing is the answer when the run's name is taken: this trigger's run of the same body (a replay,
 // under the same delivery ID or another), or a run someone else made under that name, which is not taken
 // for ours.
-func (w *Webhooks) existing(ctx context.Context, ns, runName, name, delivery, byDelivery, byBody string) *refusal {
+func (w *Webhooks) existing(ctx context.Context, pl *v1alpha1.Pipeline, index int, runName, delivery, byDelivery, byBody string) *refusal {
 	var ex v1alpha1.Execution
-	key := types.NamespacedName{Namespace: ns, Name: runName}
+	key := types.NamespacedName{Namespace: pl.Namespace, Name: runName}
 	err := w.Client.Get(ctx, key, &ex)
 	if apierrors.IsNotFound(err) {
 		// Created by another replica, or just before a restart: not in the cache yet.
@@ -283,7 +276,7 @@ func (w *Webhooks) existing(ctx context.Context, ns, runName, name, delivery, by
 	if err != nil {
 		return unavailable(fmt.Errorf("reading Execution %s, whose name the call maps to: %w", key, err))
 	}
-	if !startedBy(&ex, name) {
+	if !StartedBy(&ex, pl, index, v1alpha1.TriggerWebhook) {
 		return refuse(http.StatusConflict, "Execution %s exists and was not started by this trigger: nothing was started", runName)
 	}
 	first := ex.Annotations[v1alpha1.AnnotationDeliveryID]
