@@ -199,6 +199,72 @@ spec:
 	}).Should(Succeed())
 }
 
+// TestWebhookReplayAfterPrune sends a call again after its run was deleted by the history limit, to a
+// restarted manager that never saw it: the Pipeline's status still remembers the call, under the same
+// delivery ID or another, and the replay starts nothing, while a new call still starts its run.
+func TestWebhookReplayAfterPrune(t *testing.T) {
+	g := testenv.NewWithT(t)
+	ns := env.Namespace(t)
+	base, stop := startWithTriggers(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ci"},
+		Data:       map[string][]byte{"secret": []byte("s3cr3t")},
+	})).To(Succeed())
+	apply(t, ns, `
+apiVersion: delivery.gennaker.io/v1alpha1
+kind: Pipeline
+metadata: {name: release}
+spec:
+  application: shop
+  historyLimit: 0
+  triggers:
+  - name: ci
+    webhook:
+      secretRef: {name: ci, key: secret}
+  stages:
+  - name: check
+    checkPreconditions:
+      expressions: ["trigger.type == 'webhook'"]
+`)
+	url := base + "/triggers/" + ns + "/release/ci"
+	first := []byte(`{"version": "1.0.0"}`)
+	var name string
+	g.Eventually(func(g Gomega) {
+		code, answer := call(g, url, "s3cr3t", "d-1", first)
+		g.Expect(code).To(Equal(http.StatusAccepted), answer["error"])
+		name = answer["execution"]
+	}).Should(Succeed())
+	// Finished, the run is beyond a history of none, and deleted; the status keeps its call.
+	g.Eventually(func(g Gomega) {
+		g.Expect(runNames(g, ns)).To(BeEmpty())
+		var pl v1alpha1.Pipeline
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "release"}, &pl)).To(Succeed())
+		g.Expect(pl.Status.Triggers).To(HaveLen(1))
+		g.Expect(pl.Status.Triggers[0].Webhook).NotTo(BeNil())
+		g.Expect(pl.Status.Triggers[0].Webhook.Pruned).To(ConsistOf(HaveField("Execution", name)))
+	}).Should(Succeed())
+
+	stop()
+	base, _ = startWithTriggers(t)
+	url = base + "/triggers/" + ns + "/release/ci"
+	g.Eventually(func(g Gomega) {
+		code, answer := call(g, url, "s3cr3t", "d-1", first)
+		g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+		g.Expect(answer["error"]).To(Equal("delivery d-1 was already received: it started Execution " + name + ", since deleted by the history limit"))
+	}).Should(Succeed())
+	code, answer := call(g, url, "s3cr3t", "d-2", first)
+	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+	g.Expect(answer["error"]).To(Equal("this body was already received: it started Execution " + name + ", since deleted by the history limit"))
+	code, answer = call(g, url, "s3cr3t", "d-1", []byte(`{"version": "1.0.1"}`))
+	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+	g.Expect(runNames(g, ns)).To(BeEmpty(), "a replayed call started a run")
+
+	code, answer = call(g, url, "s3cr3t", "d-3", []byte(`{"version": "1.1.0"}`))
+	g.Expect(code).To(Equal(http.StatusAccepted), answer["error"])
+	g.Expect(answer["execution"]).NotTo(Equal(name))
+}
+
 // TestWebhookTriggerInFlight holds the trigger listener's calls open, each with a body not yet sent: the
 // call beyond the bound is answered 503 at once, and a call is served again once one of them ends.
 func TestWebhookTriggerInFlight(t *testing.T) {

@@ -628,6 +628,9 @@ type TriggerStatus struct {
 	// MachineImage is what a machineImage trigger last saw.
 	// +optional
 	MachineImage *PolledArtifactStatus `json:"machineImage,omitempty"`
+	// Webhook is what a webhook trigger keeps of the calls whose runs were deleted.
+	// +optional
+	Webhook *WebhookTriggerStatus `json:"webhook,omitempty"`
 }
 
 // PipelineStatus is the observed state of a Pipeline.
@@ -641,7 +644,8 @@ type PipelineStatus struct {
 	// +optional
 	LastRun *LastRun `json:"lastRun,omitempty"`
 	// Triggers are the triggers' schedule times and what they last saw, one entry per trigger of spec.triggers. An invalid
-	// pipeline has none: its triggers do not fire, and start afresh once it is valid again.
+	// pipeline keeps only its webhook triggers' entries: its triggers do not fire, and the others start
+	// afresh once it is valid again.
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=map
 	// +listMapKey=index

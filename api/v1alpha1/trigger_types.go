@@ -157,6 +157,31 @@ type PipelineTriggerStatus struct {
 	Handled []string `json:"handled,omitempty"`
 }
 
+// MaxPrunedDeliveries is how many webhook calls whose runs the history limit deleted a trigger's status
+// keeps: a replay of an older one, to a manager that no longer remembers it, starts its run again.
+const MaxPrunedDeliveries = 100
+
+// WebhookTriggerStatus keeps the calls whose runs the history limit deleted, so that such a call sent again
+// is still refused by a manager that has not seen it (restarted since, or another replica).
+type WebhookTriggerStatus struct {
+	// Pruned are the latest of those calls, oldest first.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	// +optional
+	Pruned []PrunedDelivery `json:"pruned,omitempty"`
+}
+
+// PrunedDelivery is a webhook call whose run the history limit deleted.
+type PrunedDelivery struct {
+	// Execution is the run's name, which the call's body determines.
+	// +kubebuilder:validation:MaxLength=63
+	Execution string `json:"execution"`
+	// Delivery is the run's trigger.gennaker.io/delivery label, a hash of the call's delivery ID.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Delivery string `json:"delivery,omitempty"`
+}
+
 // MavenTrigger starts a run when a new version of a Jar appears in a Maven repository, as its
 // maven-metadata.xml lists it (<repository>/<groupId as a path>/<artifactId>/maven-metadata.xml). The run's
 // artifact is the Jar: type Jar, reference its URL, version the version, digest its sha256 when the

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gennaker/gennaker/api/v1alpha1"
 	"github.com/gennaker/gennaker/controllers/index"
+	"github.com/gennaker/gennaker/controllers/status"
+	"github.com/gennaker/gennaker/controllers/trigger"
 )
 
 // DefaultHistoryLimit is the number of finished Executions kept when spec.historyLimit is not set (the API
@@ -78,6 +80,9 @@ func (r *Reconciler) pruneHistory(ctx context.Context, pl *v1alpha1.Pipeline, ru
 	if len(prune) == 0 {
 		return runs, nil
 	}
+	if err := r.recordPruned(ctx, pl, prune); err != nil {
+		return runs, err
+	}
 	deleted := map[string]bool{}
 	var names []string
 	var err error
@@ -102,6 +107,77 @@ func (r *Reconciler) pruneHistory(ctx context.Context, pl *v1alpha1.Pipeline, ru
 	}
 	kept := slices.DeleteFunc(slices.Clone(runs), func(ex v1alpha1.Execution) bool { return deleted[ex.Name] })
 	return kept, err
+}
+
+// recordPruned writes into pl's status, before they are deleted, the webhook calls that runs of prune
+// answered: once the run is gone, only this record refuses the call sent again to a manager that has not
+// seen it. Written first, so that a crash between the two leaves a record and a run, never neither.
+func (r *Reconciler) recordPruned(ctx context.Context, pl *v1alpha1.Pipeline, prune []v1alpha1.Execution) error {
+	calls := map[int][]v1alpha1.PrunedDelivery{}
+	for i := range prune {
+		ex := &prune[i]
+		for index, tr := range pl.Spec.Triggers {
+			if tr.Webhook != nil && trigger.StartedBy(ex, pl, index, v1alpha1.TriggerWebhook) {
+				calls[index] = append(calls[index], v1alpha1.PrunedDelivery{Execution: ex.Name, Delivery: ex.Labels[trigger.LabelDelivery]})
+			}
+		}
+	}
+	if len(calls) == 0 {
+		return nil
+	}
+	err := status.Patch(ctx, r.Client, pl, func(p *v1alpha1.Pipeline) {
+		for index, pruned := range calls {
+			st := webhookStatus(p, index)
+			if st == nil {
+				p.Status.Triggers = append(p.Status.Triggers, v1alpha1.TriggerStatus{Index: int32(index), Name: p.Spec.Triggers[index].Name})
+				st = &p.Status.Triggers[len(p.Status.Triggers)-1]
+			}
+			if st.Webhook == nil {
+				st.Webhook = &v1alpha1.WebhookTriggerStatus{}
+			}
+			for _, call := range pruned {
+				if !slices.Contains(st.Webhook.Pruned, call) {
+					st.Webhook.Pruned = append(st.Webhook.Pruned, call)
+				}
+			}
+			st.Webhook.Pruned = st.Webhook.Pruned[max(0, len(st.Webhook.Pruned)-v1alpha1.MaxPrunedDeliveries):]
+		}
+		slices.SortFunc(p.Status.Triggers, func(a, b v1alpha1.TriggerStatus) int { return int(a.Index - b.Index) })
+	})
+	if err != nil {
+		return fmt.Errorf("recording the webhook calls of the Executions beyond the history limit: %w", err)
+	}
+	return nil
+}
+
+// webhookStatus is the status entry of pl's webhook trigger index, or nil: an entry of the same index but
+// another name was another trigger's, and is not this one's.
+func webhookStatus(pl *v1alpha1.Pipeline, index int) *v1alpha1.TriggerStatus {
+	st := previousStatus(pl.Status.Triggers, index)
+	if st == nil || st.Name != pl.Spec.Triggers[index].Name || pl.Spec.Triggers[index].Webhook == nil {
+		return nil
+	}
+	return st
+}
+
+// keptWebhook is the entry of pl's webhook trigger index to write again, or nil if it has none.
+func keptWebhook(pl *v1alpha1.Pipeline, index int) *v1alpha1.TriggerStatus {
+	st := webhookStatus(pl, index)
+	if st == nil || st.Webhook == nil {
+		return nil
+	}
+	return &v1alpha1.TriggerStatus{Index: st.Index, Name: st.Name, Webhook: st.Webhook}
+}
+
+// webhookStatuses are the entries of pl's webhook triggers, which an invalid pipeline keeps too.
+func webhookStatuses(pl *v1alpha1.Pipeline) []v1alpha1.TriggerStatus {
+	var kept []v1alpha1.TriggerStatus
+	for index := range pl.Spec.Triggers {
+		if st := keptWebhook(pl, index); st != nil {
+			kept = append(kept, *st)
+		}
+	}
+	return kept
 }
 
 // awaited says whether a run is a pipeline stage's child whose parent run has not finished: the parent

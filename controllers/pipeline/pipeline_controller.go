@@ -80,7 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	// An invalid pipeline does not fire, and its triggers start afresh once it is valid again: a run
 	// missed because of a broken spec is not made up for later.
-	var triggers triggerOutcome
+	triggers := triggerOutcome{statuses: webhookStatuses(&pl)}
 	if invalid == nil {
 		triggers = r.runTriggers(ctx, &pl, now)
 	}

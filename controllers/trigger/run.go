@@ -73,16 +73,21 @@ var kinds = map[string]string{
 	v1alpha1.TriggerPipeline: "after",
 }
 
+// Name is the name of the run r of pl's trigger r.Index.
+func (r Run) Name(pl *v1alpha1.Pipeline) string {
+	suffix := r.Suffix
+	if suffix == "" {
+		suffix = kinds[r.Type] + shortHash(pl.Spec.Triggers[r.Index].Name, r.Key)[:10]
+	}
+	return RunName(pl.Name, suffix)
+}
+
 // NewExecution is the run r of trigger r.Index of pl. The trigger's parameters and a webhook's artifact are
 // rendered here, once, with what expressions of the run will see as trigger (plus the payload): a value
 // that does not render is the caller's to refuse, and nothing is started.
 func NewExecution(pl *v1alpha1.Pipeline, r Run) (*v1alpha1.Execution, error) {
 	tr := &pl.Spec.Triggers[r.Index]
-	suffix := r.Suffix
-	if suffix == "" {
-		suffix = kinds[r.Type] + shortHash(tr.Name, r.Key)[:10]
-	}
-	name := RunName(pl.Name, suffix)
+	name := r.Name(pl)
 	ann := map[string]string{v1alpha1.AnnotationTrigger: r.Type}
 	if tr.Name != "" {
 		ann[v1alpha1.AnnotationTriggerName] = tr.Name

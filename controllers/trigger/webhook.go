@@ -215,6 +215,14 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 	if r := w.deliveredBefore(ctx, &pl, index, delivery, deliveryLabel); r != nil {
 		return nil, r
 	}
+	run := Run{
+		Type: v1alpha1.TriggerWebhook, Index: index, Key: bodyHash,
+		Annotations: map[string]string{v1alpha1.AnnotationDeliveryID: delivery},
+		Labels:      map[string]string{LabelDelivery: deliveryLabel},
+	}
+	if r := prunedBefore(&pl, index, delivery, deliveryLabel, run.Name(&pl)); r != nil {
+		return nil, r
+	}
 	if invalid := validation.Pipeline(&pl).ToAggregate(); invalid != nil {
 		return nil, refuse(http.StatusUnprocessableEntity, "pipeline %s is invalid: %v", key, invalid)
 	}
@@ -223,12 +231,8 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 		return nil, refuse(http.StatusUnprocessableEntity, "the body is not JSON: %v", err)
 	}
 
-	ex, created, err := Start(ctx, w.Client, &pl, Run{
-		Type: v1alpha1.TriggerWebhook, Index: index, Key: bodyHash,
-		Annotations: map[string]string{v1alpha1.AnnotationDeliveryID: delivery},
-		Labels:      map[string]string{LabelDelivery: deliveryLabel},
-		Payload:     payload,
-	})
+	run.Payload = payload
+	ex, created, err := Start(ctx, w.Client, &pl, run)
 	switch {
 	case err != nil && ex == nil: // a value that does not render
 		return nil, refuse(http.StatusUnprocessableEntity, "%v", err)
@@ -257,6 +261,25 @@ func (w *Webhooks) deliveredBefore(ctx context.Context, pl *v1alpha1.Pipeline, i
 		ex := &runs.Items[i]
 		if StartedBy(ex, pl, index, v1alpha1.TriggerWebhook) && ex.Annotations[v1alpha1.AnnotationDeliveryID] == delivery {
 			return refuse(http.StatusConflict, "delivery %s was already received: it started Execution %s", delivery, ex.Name)
+		}
+	}
+	return nil
+}
+
+// prunedBefore refuses a call whose run the history limit deleted, as the Pipeline's status records them:
+// this manager may never have seen the call (it restarted since, or another replica answered it).
+func prunedBefore(pl *v1alpha1.Pipeline, index int, delivery, label, runName string) *refusal {
+	for _, st := range pl.Status.Triggers {
+		if int(st.Index) != index || st.Name != pl.Spec.Triggers[index].Name || st.Webhook == nil {
+			continue
+		}
+		for _, p := range st.Webhook.Pruned {
+			switch {
+			case p.Delivery == label:
+				return refuse(http.StatusConflict, "delivery %s was already received: it started Execution %s, since deleted by the history limit", delivery, p.Execution)
+			case p.Execution == runName:
+				return refuse(http.StatusConflict, "this body was already received: it started Execution %s, since deleted by the history limit", runName)
+			}
 		}
 	}
 	return nil
