@@ -65,6 +65,12 @@ type Options struct {
 	RegistryTransport http.RoundTripper
 	// TriggerMaxBody bounds a webhook trigger call's body (default trigger.DefaultMaxBody, 1 MiB).
 	TriggerMaxBody int64
+	// TriggerMaxInFlight bounds the webhook trigger calls served at once (default
+	// trigger.DefaultMaxInFlight); beyond it a call gets 503.
+	TriggerMaxInFlight int
+	// TriggerReadTimeout bounds reading a webhook trigger call, its body included (default
+	// trigger.ServerReadTimeout); a caller on a slow link with large bodies may need more.
+	TriggerReadTimeout time.Duration
 	// Sharded says the manager's cache holds only its shard's objects (WithWatchSelector). CloudAccounts
 	// are shared by the shards, so their ServerGroups are then counted from the API server.
 	Sharded bool
@@ -120,7 +126,9 @@ func SetupWithManager(mgr ctrl.Manager, o Options) error {
 	if o.TriggerListener != nil {
 		hooks := &trigger.Webhooks{Client: c, Secrets: mgr.GetAPIReader(), MaxBody: o.TriggerMaxBody,
 			Recorder: mgr.GetEventRecorder("webhook-trigger")}
-		if err := mgr.Add(&trigger.Server{Listener: o.TriggerListener, Handler: hooks.Handler()}); err != nil {
+		server := &trigger.Server{Listener: o.TriggerListener, Handler: hooks.Handler(),
+			MaxInFlight: o.TriggerMaxInFlight, ReadTimeout: o.TriggerReadTimeout}
+		if err := mgr.Add(server); err != nil {
 			return err
 		}
 	}

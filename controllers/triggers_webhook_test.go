@@ -28,12 +28,18 @@ import (
 
 // startWithTriggers runs a manager serving the webhook triggers; it returns the endpoint's base URL.
 func startWithTriggers(t *testing.T) (base string, stop func()) {
+	return startWithTriggerOptions(t, controllers.Options{})
+}
+
+// startWithTriggerOptions is startWithTriggers with o's trigger listener options, and a body limit of 64 KiB.
+func startWithTriggerOptions(t *testing.T, o controllers.Options) (base string, stop func()) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop = env.StartManagerWith(t, testenv.Manager{Controllers: controllers.Options{TriggerListener: l, TriggerMaxBody: 64 << 10}})
+	o.TriggerListener, o.TriggerMaxBody = l, 64<<10
+	stop = env.StartManagerWith(t, testenv.Manager{Controllers: o})
 	return "http://" + l.Addr().String(), stop
 }
 
@@ -270,11 +276,12 @@ spec:
 func TestWebhookTriggerInFlight(t *testing.T) {
 	g := testenv.NewWithT(t)
 	ns := env.Namespace(t)
-	base, _ := startWithTriggers(t)
+	const inFlight = 8 // --trigger-max-in-flight
+	base, _ := startWithTriggerOptions(t, controllers.Options{TriggerMaxInFlight: inFlight})
 	addr := strings.TrimPrefix(base, "http://")
 	url := base + "/triggers/" + ns + "/release/ci"
 	var held []net.Conn
-	for range trigger.DefaultMaxInFlight {
+	for range inFlight {
 		c, err := net.Dial("tcp", addr)
 		g.Expect(err).NotTo(HaveOccurred())
 		t.Cleanup(func() { c.Close() })

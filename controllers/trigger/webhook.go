@@ -366,12 +366,12 @@ func (w *Webhooks) remember(key, delivery string) {
 }
 
 // Limits of the trigger listener, which faces CI systems and anything else that reaches it. A body of
-// DefaultMaxBody at 100 KiB/s fits in ServerReadTimeout; WriteTimeout runs from the end of the headers,
-// so it covers reading the body and handlerTimeout as well.
+// DefaultMaxBody at 100 KiB/s fits in ServerReadTimeout. The write timeout runs from the end of the
+// headers, so it is the read timeout plus writeAfterRead, which covers handlerTimeout.
 const (
 	ServerReadHeaderTimeout = 5 * time.Second
 	ServerReadTimeout       = 15 * time.Second
-	ServerWriteTimeout      = ServerReadTimeout + handlerTimeout + 5*time.Second
+	writeAfterRead          = handlerTimeout + 5*time.Second
 	ServerIdleTimeout       = time.Minute
 	// DefaultMaxInFlight bounds the calls served at once (each may hold a body of MaxBody in memory);
 	// beyond it a call gets 503 with Retry-After.
@@ -385,7 +385,8 @@ type Server struct {
 	Handler  http.Handler
 	// MaxInFlight bounds the calls served at once; zero means DefaultMaxInFlight.
 	MaxInFlight int
-	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout, where zero, are the Server* constants.
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout, where zero, are the Server* constants; a zero
+	// WriteTimeout is the read timeout plus the time to answer.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
@@ -423,10 +424,11 @@ func (s *Server) Start(ctx context.Context) error {
 	if inFlight <= 0 {
 		inFlight = DefaultMaxInFlight
 	}
+	read := orDefault(s.ReadTimeout, ServerReadTimeout)
 	srv := &http.Server{Handler: limit(inFlight, s.Handler),
-		ReadHeaderTimeout: orDefault(s.ReadHeaderTimeout, ServerReadHeaderTimeout),
-		ReadTimeout:       orDefault(s.ReadTimeout, ServerReadTimeout),
-		WriteTimeout:      orDefault(s.WriteTimeout, ServerWriteTimeout),
+		ReadHeaderTimeout: min(orDefault(s.ReadHeaderTimeout, ServerReadHeaderTimeout), read),
+		ReadTimeout:       read,
+		WriteTimeout:      orDefault(s.WriteTimeout, read+writeAfterRead),
 		IdleTimeout:       orDefault(s.IdleTimeout, ServerIdleTimeout),
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx }}
