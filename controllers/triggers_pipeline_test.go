@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -119,8 +120,9 @@ spec:
 }
 
 // TestTriggerRunNameTakenByHand: a run someone made by hand under the name a trigger's run would have is
-// not taken for the trigger's own. The trigger starts nothing and says why in a Warning Event (a polled
-// trigger also in its status message), and tries again; once that run is gone, it starts its own.
+// not taken for the trigger's own. The trigger starts nothing and says why in a Warning Event and in the
+// Pipeline's Ready=False (a polled trigger also in its status message), and tries again; once that run is
+// gone, it starts its own and the Pipeline is Ready again.
 func TestTriggerRunNameTakenByHand(t *testing.T) {
 	g := testenv.NewWithT(t)
 	ns := env.Namespace(t)
@@ -169,6 +171,12 @@ spec:
 			warned = warned || e.Type == "Warning" && strings.Contains(e.Note, own.Name+" exists and was not started by spec.triggers[0]")
 		}
 		g.Expect(warned).To(BeTrue(), "no Warning Event says the run's name is taken")
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "deploy"}, &deploy)).To(Succeed())
+		ready := meta.FindStatusCondition(deploy.Status.Conditions, v1alpha1.ConditionReady)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(ready.Reason).To(Equal(v1alpha1.ReasonRunNameTaken))
+		g.Expect(ready.Message).To(ContainSubstring(own.Name + " exists and was not started by spec.triggers[0]"))
 	}).Should(Succeed())
 	g.Expect(runsOfPipeline(g, ns, "deploy")).To(HaveLen(1), "the trigger started a run beside the one made by hand")
 
@@ -178,5 +186,7 @@ spec:
 		g.Expect(runs).To(HaveLen(1))
 		g.Expect(runs[0].Annotations).To(HaveKeyWithValue(v1alpha1.AnnotationParentExecution, "build-1"))
 		g.Expect(trigger.StartedBy(&runs[0], &deploy, 0, v1alpha1.TriggerPipeline)).To(BeTrue())
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "deploy"}, &deploy)).To(Succeed())
+		g.Expect(meta.IsStatusConditionTrue(deploy.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 	}, "60s").Should(Succeed(), "the trigger did not start its run once the name was free")
 }

@@ -11,6 +11,9 @@ const (
 	// ReasonInvalid says a check the schema cannot make failed (a dependsOn cycle, a CEL expression that
 	// does not compile, a bad cron spec); the message names the stage and field.
 	ReasonInvalid = "Invalid"
+	// ReasonRunNameTaken says a trigger fired but an Execution someone else made holds the name of the run
+	// it would start; it starts that run once the Execution is deleted.
+	ReasonRunNameTaken = "RunNameTaken"
 )
 
 // Parameter is an input of a pipeline, available to expressions as parameters.<name>.

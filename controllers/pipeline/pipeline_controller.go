@@ -99,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			status.SetProgress(p, status.Stuck, v1alpha1.ReasonInvalid, invalid.Error())
 			return
 		}
-		if reason, msg := triggers.notReadyCondition(); reason != "" { // a polled trigger cannot read its source
+		if reason, msg := triggers.notReadyCondition(); reason != "" { // a polled trigger cannot read its source, or a run's name is taken
 			status.Set(p, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
 			status.SetProgress(p, status.Stuck, reason, msg)
 			return

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,15 +159,21 @@ func polledSeen(p *v1alpha1.Pipeline) string {
 	return b.String()
 }
 
-// notReadyCondition is the reason and message of Ready=False for the misconfigured polled triggers, ""
-// when there are none.
+// notReadyCondition is the reason and message of Ready=False for the misconfigured polled triggers and
+// the triggers whose run's name is taken, "" when there are none.
 func (out *triggerOutcome) notReadyCondition() (reason, message string) {
-	if len(out.notReady) == 0 {
+	all := slices.Clone(out.notReady)
+	for _, err := range out.errs {
+		if taken := (*runNameTaken)(nil); errors.As(err, &taken) {
+			all = append(all, notReady{reason: v1alpha1.ReasonRunNameTaken, message: taken.Error()})
+		}
+	}
+	if len(all) == 0 {
 		return "", ""
 	}
-	msgs := make([]string, len(out.notReady))
-	for i, n := range out.notReady {
+	msgs := make([]string, len(all))
+	for i, n := range all {
 		msgs[i] = n.message
 	}
-	return out.notReady[0].reason, bounded(strings.Join(msgs, "; "))
+	return all[0].reason, bounded(strings.Join(msgs, "; "))
 }

@@ -227,9 +227,20 @@ func (r *Reconciler) ownRun(ctx context.Context, pl *v1alpha1.Pipeline, run trig
 		return fmt.Errorf("Execution %s exists and cannot be read yet: %w", name, err)
 	}
 	if !trigger.StartedBy(&ex, pl, run.Index, run.Type) {
-		return fmt.Errorf("Execution %s exists and was not started by spec.triggers[%d]; delete it so that the trigger can start its run", name, run.Index)
+		return &runNameTaken{index: run.Index, name: name}
 	}
 	return nil
+}
+
+// runNameTaken is a trigger that fired while a run it did not start holds its run's name: the Pipeline is
+// not Ready until someone deletes that run.
+type runNameTaken struct {
+	index int
+	name  string
+}
+
+func (e *runNameTaken) Error() string {
+	return fmt.Sprintf("Execution %s exists and was not started by spec.triggers[%d]; delete it so that the trigger can start its run", e.name, e.index)
 }
 
 // previousStatus returns the status recorded for trigger index, or nil.
