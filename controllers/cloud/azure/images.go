@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v8"
 
@@ -25,8 +26,8 @@ const (
 var _ cloud.ImageClient = (*Client)(nil)
 
 // MachineImages lists the versions of the compute gallery image definition q.Gallery names that a
-// deploy may use: provisioningState Succeeded and not publishingProfile.excludeFromLatest (the versions
-// "latest" would not pick are not offered either); with q.Region, replicated to that region and not
+// deploy may use: provisioningState Succeeded, not publishingProfile.excludeFromLatest (the versions
+// "latest" would not pick are not offered either) and not past their endOfLifeDate; with q.Region, replicated to that region and not
 // excluded from latest there; whose name matches q.Name (* any run of characters) and whose tags carry
 // q.Tags (tag names compared as ARM does, without case). Newest first by publishedDate, at most q.Limit.
 func (c *Client) MachineImages(ctx context.Context, q cloud.ImageQuery) ([]cloud.MachineImage, error) {
@@ -56,8 +57,9 @@ func (c *Client) MachineImages(ctx context.Context, q cloud.ImageQuery) ([]cloud
 		if err != nil {
 			return nil, wrap(op, err)
 		}
+		now := time.Now()
 		for _, v := range page.Value {
-			if mi, ok := usable(v, name, region, q.Tags); ok {
+			if mi, ok := usable(v, now, name, region, q.Tags); ok {
 				found = append(found, mi)
 			}
 		}
@@ -67,8 +69,8 @@ func (c *Client) MachineImages(ctx context.Context, q cloud.ImageQuery) ([]cloud
 	return found, nil
 }
 
-// usable is v as a MachineImage, if a deploy may use it and it matches the query.
-func usable(v *armcompute.GalleryImageVersion, name *regexp.Regexp, region string, tags map[string]string) (cloud.MachineImage, bool) {
+// usable is v as a MachineImage, if a deploy may use it at now and it matches the query.
+func usable(v *armcompute.GalleryImageVersion, now time.Time, name *regexp.Regexp, region string, tags map[string]string) (cloud.MachineImage, bool) {
 	if v == nil || v.ID == nil || v.Name == nil || v.Properties == nil || v.Properties.PublishingProfile == nil {
 		return cloud.MachineImage{}, false
 	}
@@ -77,6 +79,9 @@ func usable(v *armcompute.GalleryImageVersion, name *regexp.Regexp, region strin
 	case props.ProvisioningState == nil || *props.ProvisioningState != armcompute.GalleryProvisioningStateSucceeded:
 		return cloud.MachineImage{}, false
 	case pub.ExcludeFromLatest != nil && *pub.ExcludeFromLatest:
+		return cloud.MachineImage{}, false
+	case pub.EndOfLifeDate != nil && !pub.EndOfLifeDate.After(now):
+		// Past its end of life: a new run would deploy what its publisher retired.
 		return cloud.MachineImage{}, false
 	case pub.PublishedDate == nil:
 		// A version without a publish date cannot be ordered; ARM sets one on every published version.

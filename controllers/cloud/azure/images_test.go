@@ -56,7 +56,8 @@ func seedWeb(e *env, at func(int) time.Time) (newest string) {
 	e.seed(azuresim.ImageVersion{Version: "1.9.0", Tags: app, Published: at(9), ExcludeFromLatest: true})
 	e.seed(azuresim.ImageVersion{Version: "1.1.0", Tags: app, Published: at(1)})
 	e.seed(azuresim.ImageVersion{Version: "1.8.0", Tags: app, Published: at(8), ProvisioningState: "Failed"})
-	e.seed(azuresim.ImageVersion{Version: "1.3.0", Tags: app, Published: at(3)})
+	e.seed(azuresim.ImageVersion{Version: "1.3.0", Tags: app, Published: at(3), EndOfLife: time.Now().Add(24 * time.Hour)})
+	e.seed(azuresim.ImageVersion{Version: "1.5.0", Tags: app, Published: at(5), EndOfLife: time.Now().Add(-time.Hour)})
 	e.seed(azuresim.ImageVersion{Version: "1.7.0", Tags: app, Published: at(7), ProvisioningState: "Creating"})
 	e.seed(azuresim.ImageVersion{Version: "1.6.0", Tags: map[string]string{"app": "api"}, Published: at(6)})
 	newest = e.seed(azuresim.ImageVersion{Version: "1.4.0", Tags: app, Published: at(4)})
@@ -77,16 +78,17 @@ func TestMachineImagesNewestFirstAcrossPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not the excluded 1.9.0, the failed 1.8.0, the creating 1.7.0, nor 1.6.0 of app=api.
+	// Not the excluded 1.9.0, the failed 1.8.0, the creating 1.7.0, 1.5.0 past its end of life, nor 1.6.0 of
+	// app=api; 1.3.0's end of life is still to come.
 	if diff := cmp.Diff([]string{"1.4.0", "1.3.0", "1.2.0", "1.1.0"}, versionNames(got)); diff != "" {
 		t.Errorf("versions (-want +got):\n%s", diff)
 	}
 	if got[0].ID != newest || !got[0].Created.Equal(at(4)) {
 		t.Errorf("newest %+v, want %s published at %s", got[0], newest, at(4))
 	}
-	// Eight versions, two a page: the newest is on the last.
-	if n := e.sim.Calls()[listVersions]; n != 4 {
-		t.Errorf("%s calls %d, want 4 pages", listVersions, n)
+	// Nine versions, two a page: the newest is on the last.
+	if n := e.sim.Calls()[listVersions]; n != 5 {
+		t.Errorf("%s calls %d, want 5 pages", listVersions, n)
 	}
 
 	// A limit keeps the newest, but every page is read: ARM lists in no order.
@@ -95,8 +97,8 @@ func TestMachineImagesNewestFirstAcrossPages(t *testing.T) {
 	if err != nil || !cmp.Equal(versionNames(got), []string{"1.6.0", "1.4.0"}) {
 		t.Errorf("limit 2: %v, %v", versionNames(got), err)
 	}
-	if n := e.sim.Calls()[listVersions]; n != 4 {
-		t.Errorf("%s calls %d with a limit, want 4 pages", listVersions, n)
+	if n := e.sim.Calls()[listVersions]; n != 5 {
+		t.Errorf("%s calls %d with a limit, want 5 pages", listVersions, n)
 	}
 
 	// A name pattern, and tag names compared without case (values with).

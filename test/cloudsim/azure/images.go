@@ -18,7 +18,7 @@ import (
 // armcompute/v8's gallery clients), a page of ImagePageSize versions at a time in the order they were
 // made, with a nextLink ($skiptoken) to the next page, as ARM does (it promises no order, so a client that
 // wants the newest reads every page); each version's tags, publishingProfile (targetRegions,
-// excludeFromLatest, publishedDate) and provisioningState. A gallery and an image definition exist once
+// excludeFromLatest, publishedDate, endOfLifeDate) and provisioningState. A gallery and an image definition exist once
 // AddImageDefinition or AddImage made them: a missing gallery is ParentResourceNotFound, a missing
 // definition ResourceNotFound. Not modelled: galleries and definitions as resources (no GET or PUT of
 // them), creating versions over ARM (PUT and its operation), replication, sharing, soft delete, end of
@@ -50,6 +50,8 @@ type ImageVersion struct {
 	ProvisioningState string `json:"provisioningState,omitempty"`
 	// Published is publishingProfile.publishedDate; zero means now on the sim clock.
 	Published time.Time `json:"published,omitzero"`
+	// EndOfLife is publishingProfile.endOfLifeDate; zero means none.
+	EndOfLife time.Time `json:"endOfLife,omitzero"`
 }
 
 // ImageVersionView is a version as the Sim holds it.
@@ -176,6 +178,9 @@ func versionJSON(v *ImageVersionView) map[string]any {
 	}
 	if len(v.Tags) > 0 {
 		out["tags"] = v.Tags
+	}
+	if !v.EndOfLife.IsZero() {
+		out["properties"].(map[string]any)["publishingProfile"].(map[string]any)["endOfLifeDate"] = v.EndOfLife.UTC().Format("2006-01-02T15:04:05.0000000-07:00")
 	}
 	return out
 }
