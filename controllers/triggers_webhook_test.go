@@ -142,6 +142,19 @@ spec:
 		g.Expect(code).To(Equal(c.code), "%s: %v", reason, answer)
 		g.Expect(answer["error"]).To(ContainSubstring(c.says), reason)
 	}
+	// A malformed signature gets the same answer whether the path names a trigger or not.
+	for _, u := range []string{url, base + "/triggers/" + ns + "/nope/ci"} {
+		req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(good))
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("X-Hub-Signature-256", "sha256=not-hex")
+		req.Header.Set("X-GitHub-Delivery", "d-2")
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+		g.Expect(string(raw)).To(MatchJSON(`{"error": "X-Hub-Signature-256 must be sha256=<hex>"}`), u)
+	}
 	// GitHub's ping when the webhook is set up is answered and starts nothing.
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"zen": "Keep it logically awesome."}`)))
 	g.Expect(err).NotTo(HaveOccurred())

@@ -164,11 +164,16 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 	if header == "" {
 		return nil, refuse(http.StatusUnauthorized, "no signature: set %s to sha256=<HMAC-SHA256 of the body with the shared secret, in hex>", HeaderSignature)
 	}
+	given, ok := strings.CutPrefix(header, "sha256=")
+	sig, err := hex.DecodeString(given)
+	if !ok || err != nil {
+		return nil, refuse(http.StatusUnauthorized, "%s must be sha256=<hex>", HeaderSignature)
+	}
 
 	var pl v1alpha1.Pipeline
 	if err := w.Client.Get(ctx, key, &pl); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, unverified()
+			return nil, w.noSuchTrigger(ctx, key.Namespace)
 		}
 		return nil, unavailable(fmt.Errorf("reading pipeline %s: %w", key, err))
 	}
@@ -179,9 +184,9 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 		}
 	}
 	if index < 0 {
-		return nil, unverified()
+		return nil, w.noSuchTrigger(ctx, key.Namespace)
 	}
-	if r := w.verify(ctx, &pl, pl.Spec.Triggers[index].Webhook, header, body); r != nil {
+	if r := w.verify(ctx, &pl, pl.Spec.Triggers[index].Webhook, sig, body); r != nil {
 		return nil, r
 	}
 
@@ -311,14 +316,20 @@ func (w *Webhooks) existing(ctx context.Context, pl *v1alpha1.Pipeline, index in
 	return refuse(http.StatusConflict, "this body was already received as delivery %s: it started Execution %s", first, runName)
 }
 
-// verify checks the body's signature against the trigger's shared secret, in constant time. The secret's
-// value never reaches an answer or a log line.
-func (w *Webhooks) verify(ctx context.Context, pl *v1alpha1.Pipeline, wh *v1alpha1.WebhookTrigger, header string, body []byte) *refusal {
-	given, ok := strings.CutPrefix(header, "sha256=")
-	sig, err := hex.DecodeString(given)
-	if !ok || err != nil {
-		return refuse(http.StatusUnauthorized, "%s must be sha256=<hex>", HeaderSignature)
-	}
+// decoySecret is a name no Secret can have (a colon is not allowed in one): reading it costs what reading a
+// trigger's Secret does, and never finds one.
+const decoySecret = "gennaker:no-such-secret"
+
+// noSuchTrigger is the answer to a path that names no webhook trigger. It reads a Secret first, as verify
+// does, so that the time the answer takes does not tell a caller without the secret which triggers exist.
+func (w *Webhooks) noSuchTrigger(ctx context.Context, namespace string) *refusal {
+	_ = w.Secrets.Get(ctx, types.NamespacedName{Namespace: namespace, Name: decoySecret}, &corev1.Secret{})
+	return unverified()
+}
+
+// verify checks the body's signature sig against the trigger's shared secret, in constant time. The
+// secret's value never reaches an answer or a log line.
+func (w *Webhooks) verify(ctx context.Context, pl *v1alpha1.Pipeline, wh *v1alpha1.WebhookTrigger, sig, body []byte) *refusal {
 	var secret corev1.Secret
 	if err := w.Secrets.Get(ctx, types.NamespacedName{Namespace: pl.Namespace, Name: wh.SecretRef.Name}, &secret); err != nil {
 		return unavailable(fmt.Errorf("reading Secret %s, the webhook trigger's shared secret: %w", wh.SecretRef.Name, err))
