@@ -190,19 +190,25 @@ func sampleStatus(b *testing.B) v1alpha1.ExecutionStatus {
 // runOne runs one Execution and waits for it to succeed, polling every 50 ms.
 func runOne(b *testing.B, ns, name, pipeline string) *v1alpha1.ExecutionStatus {
 	b.Helper()
+	return runOneWithin(b, ns, name, pipeline, testenv.EventuallyTimeout)
+}
+
+// runOneWithin is runOne, waiting up to timeout.
+func runOneWithin(b *testing.B, ns, name, pipeline string, timeout time.Duration) *v1alpha1.ExecutionStatus {
+	b.Helper()
 	ctx := context.Background()
 	if err := env.Client.Create(ctx, newExecution(ns, name, pipeline)); err != nil {
 		b.Fatalf("creating execution %s: %v", name, err)
 	}
 	var ex v1alpha1.Execution
-	deadline := time.Now().Add(testenv.EventuallyTimeout)
+	deadline := time.Now().Add(timeout)
 	for tick := time.NewTicker(50 * time.Millisecond); time.Now().Before(deadline); <-tick.C {
 		if err := env.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &ex); err == nil && ex.Status.Phase == v1alpha1.ExecutionSucceeded {
 			tick.Stop()
 			return &ex.Status
 		}
 	}
-	b.Fatalf("execution %s/%s did not succeed in %s: phase %q, conditions %v", ns, name, testenv.EventuallyTimeout, ex.Status.Phase, ex.Status.Conditions)
+	b.Fatalf("execution %s/%s did not succeed in %s: phase %q, conditions %v", ns, name, timeout, ex.Status.Phase, ex.Status.Conditions)
 	return nil
 }
 
