@@ -65,6 +65,22 @@ func call(g Gomega, url, secret, delivery string, body []byte) (int, map[string]
 	return resp.StatusCode, answer
 }
 
+// ping sends GitHub's signed ping, which starts nothing, and returns the status.
+func ping(g Gomega, url, secret string) int {
+	body := []byte(`{"zen": "Keep it logically awesome."}`)
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	g.Expect(err).NotTo(HaveOccurred())
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-GitHub-Event", "ping")
+	req.Header.Set("X-GitHub-Delivery", "d-ping")
+	resp, err := http.DefaultClient.Do(req)
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // TestWebhookTrigger calls a pipeline's webhook trigger as a CI system would: a signed call starts one run
 // with its parameters and artifact mapped from the payload; every refused call (no or a bad signature, no
 // delivery ID, a replayed one, a body that is not JSON, too large, or without the mapped field) says why
@@ -156,17 +172,7 @@ spec:
 		g.Expect(string(raw)).To(MatchJSON(`{"error": "X-Hub-Signature-256 must be sha256=<hex>"}`), u)
 	}
 	// GitHub's ping when the webhook is set up is answered and starts nothing.
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(`{"zen": "Keep it logically awesome."}`)))
-	g.Expect(err).NotTo(HaveOccurred())
-	mac := hmac.New(sha256.New, []byte("s3cr3t"))
-	mac.Write([]byte(`{"zen": "Keep it logically awesome."}`))
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	req.Header.Set("X-GitHub-Event", "ping")
-	req.Header.Set("X-GitHub-Delivery", "d-ping")
-	resp, err := http.DefaultClient.Do(req)
-	g.Expect(err).NotTo(HaveOccurred())
-	resp.Body.Close()
-	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	g.Expect(ping(g, url, "s3cr3t")).To(Equal(http.StatusOK))
 	g.Expect(runNames(g, ns)).To(Equal([]string{name}), "a refused call started a run")
 
 	// A restarted manager has forgotten the calls it saw; the run's name and labels still remember, under
@@ -219,8 +225,9 @@ spec:
 }
 
 // TestWebhookReplayAfterPrune sends a call again after its run was deleted by the history limit, to a
-// restarted manager that never saw it: the Pipeline's status still remembers the call, under the same
-// delivery ID or another, and the replay starts nothing, while a new call still starts its run.
+// restarted manager that never saw it: the Pipeline's status still remembers the call (also once the
+// trigger moved to another index), under the same delivery ID or another, and the replay starts nothing,
+// while a new call still starts its run.
 func TestWebhookReplayAfterPrune(t *testing.T) {
 	g := testenv.NewWithT(t)
 	ns := env.Namespace(t)
@@ -264,17 +271,30 @@ spec:
 		g.Expect(pl.Status.Triggers[0].Webhook.Pruned).To(ConsistOf(HaveField("Execution", name)))
 	}).Should(Succeed())
 
+	// A trigger put before it moves the webhook trigger to index 1; its record moves with it.
+	var pl v1alpha1.Pipeline
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "release"}, &pl)).To(Succeed())
+	pl.Spec.Triggers = append([]v1alpha1.Trigger{{Name: "yearly", Cron: &v1alpha1.CronTrigger{Schedule: "0 0 1 1 *"}}}, pl.Spec.Triggers...)
+	g.Expect(env.Client.Update(ctx, &pl)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "release"}, &pl)).To(Succeed())
+		g.Expect(pl.Status.Triggers).To(HaveLen(2))
+		g.Expect(pl.Status.Triggers[1].Name).To(Equal("ci"))
+		g.Expect(pl.Status.Triggers[1].Webhook).NotTo(BeNil())
+		g.Expect(pl.Status.Triggers[1].Webhook.Pruned).To(ConsistOf(HaveField("Execution", name)))
+	}).Should(Succeed())
+
 	stop()
 	base, _ = startWithTriggers(t)
 	url = base + "/triggers/" + ns + "/release/ci"
-	g.Eventually(func(g Gomega) {
-		code, answer := call(g, url, "s3cr3t", "d-1", first)
-		g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
-		g.Expect(answer["error"]).To(Equal("delivery d-1 was already received: it started Execution " + name + ", since deleted by the history limit"))
-	}).Should(Succeed())
-	code, answer := call(g, url, "s3cr3t", "d-2", first)
+	// A ping starts nothing: it says when the restarted manager serves the trigger.
+	g.Eventually(func(g Gomega) { g.Expect(ping(g, url, "s3cr3t")).To(Equal(http.StatusOK)) }).Should(Succeed())
+	code, answer := call(g, url, "s3cr3t", "d-1", first)
 	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
-	g.Expect(answer["error"]).To(Equal("this body was already received: it started Execution " + name + ", since deleted by the history limit"))
+	g.Expect(answer["error"]).To(Equal("delivery d-1 was already received: it started Execution " + name + ", pruned by the history limit"))
+	code, answer = call(g, url, "s3cr3t", "d-2", first)
+	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
+	g.Expect(answer["error"]).To(Equal("this body was already received: it started Execution " + name + ", pruned by the history limit"))
 	code, answer = call(g, url, "s3cr3t", "d-1", []byte(`{"version": "1.0.1"}`))
 	g.Expect(code).To(Equal(http.StatusConflict), answer["error"])
 	g.Expect(runNames(g, ns)).To(BeEmpty(), "a replayed call started a run")

@@ -101,9 +101,9 @@ func main() {
 		"Address of the webhook triggers' http endpoint, /triggers/<namespace>/<pipeline>/<trigger>, such as :8082; empty turns it off. Calls are authenticated by their HMAC signature; put TLS in front of it (an Ingress) to keep payloads private.")
 	flag.Int64Var(&o.TriggerMaxBody, "trigger-max-body", trigger.DefaultMaxBody, "Largest body a webhook trigger call may have, in bytes.")
 	flag.IntVar(&o.TriggerMaxInFlight, "trigger-max-in-flight", trigger.DefaultMaxInFlight,
-		"Webhook trigger calls served at once; beyond it a call gets 503 with Retry-After. Each may hold a body of --trigger-max-body in memory.")
+		"Webhook trigger calls served at once; beyond it a call gets 503 with Retry-After. Each may hold a body of --trigger-max-body in memory. Zero means the default.")
 	flag.DurationVar(&o.TriggerReadTimeout, "trigger-read-timeout", trigger.ServerReadTimeout,
-		"Time a webhook trigger call has to send its headers and body; headers alone get 5s, and the answer this plus 15s.")
+		"Time a webhook trigger call has to send its headers and body (the headers alone get at most 5s of it); the answer must be written within this plus 15s. Zero means the default.")
 	opts := zap.Options{}
 	var azureAuthority string
 	flag.StringVar(&azureAuthority, "azure-authority-host-for-tests", "",

@@ -111,7 +111,8 @@ func (r *Reconciler) pruneHistory(ctx context.Context, pl *v1alpha1.Pipeline, ru
 
 // recordPruned writes into pl's status, before they are deleted, the webhook calls that runs of prune
 // answered: once the run is gone, only this record refuses the call sent again to a manager that has not
-// seen it. Written first, so that a crash between the two leaves a record and a run, never neither.
+// seen it. Written first, so that a crash between the two leaves a record and a run, never neither; and
+// under pl's resourceVersion, so that a stale read conflicts instead of dropping a newer record.
 func (r *Reconciler) recordPruned(ctx context.Context, pl *v1alpha1.Pipeline, prune []v1alpha1.Execution) error {
 	calls := map[int][]v1alpha1.PrunedDelivery{}
 	for i := range prune {
@@ -125,22 +126,25 @@ func (r *Reconciler) recordPruned(ctx context.Context, pl *v1alpha1.Pipeline, pr
 	if len(calls) == 0 {
 		return nil
 	}
-	err := status.Patch(ctx, r.Client, pl, func(p *v1alpha1.Pipeline) {
+	err := status.PatchLocked(ctx, r.Client, pl, func(p *v1alpha1.Pipeline) {
 		for index, pruned := range calls {
-			st := webhookStatus(p, index)
-			if st == nil {
-				p.Status.Triggers = append(p.Status.Triggers, v1alpha1.TriggerStatus{Index: int32(index), Name: p.Spec.Triggers[index].Name})
-				st = &p.Status.Triggers[len(p.Status.Triggers)-1]
-			}
-			if st.Webhook == nil {
-				st.Webhook = &v1alpha1.WebhookTriggerStatus{}
+			var kept []v1alpha1.PrunedDelivery
+			if st := trigger.PrunedCalls(p, index); st != nil {
+				kept = slices.Clone(st.Webhook.Pruned)
 			}
 			for _, call := range pruned {
-				if !slices.Contains(st.Webhook.Pruned, call) {
-					st.Webhook.Pruned = append(st.Webhook.Pruned, call)
+				if !slices.Contains(kept, call) {
+					kept = append(kept, call)
 				}
 			}
-			st.Webhook.Pruned = st.Webhook.Pruned[max(0, len(st.Webhook.Pruned)-v1alpha1.MaxPrunedDeliveries):]
+			kept = kept[max(0, len(kept)-v1alpha1.MaxPrunedDeliveries):]
+			name := p.Spec.Triggers[index].Name
+			// The entry moves to the trigger's index, taking the place of whatever was there.
+			p.Status.Triggers = slices.DeleteFunc(p.Status.Triggers, func(st v1alpha1.TriggerStatus) bool {
+				return int(st.Index) == index || st.Name == name && st.Webhook != nil
+			})
+			p.Status.Triggers = append(p.Status.Triggers, v1alpha1.TriggerStatus{Index: int32(index), Name: name,
+				Webhook: &v1alpha1.WebhookTriggerStatus{Pruned: kept}})
 		}
 		slices.SortFunc(p.Status.Triggers, func(a, b v1alpha1.TriggerStatus) int { return int(a.Index - b.Index) })
 	})
@@ -150,23 +154,14 @@ func (r *Reconciler) recordPruned(ctx context.Context, pl *v1alpha1.Pipeline, pr
 	return nil
 }
 
-// webhookStatus is the status entry of pl's webhook trigger index, or nil: an entry of the same index but
-// another name was another trigger's, and is not this one's.
-func webhookStatus(pl *v1alpha1.Pipeline, index int) *v1alpha1.TriggerStatus {
-	st := previousStatus(pl.Status.Triggers, index)
-	if st == nil || st.Name != pl.Spec.Triggers[index].Name || pl.Spec.Triggers[index].Webhook == nil {
-		return nil
-	}
-	return st
-}
-
-// keptWebhook is the entry of pl's webhook trigger index to write again, or nil if it has none.
+// keptWebhook is the entry of pl's webhook trigger index to write again, at that index, or nil if it has
+// none.
 func keptWebhook(pl *v1alpha1.Pipeline, index int) *v1alpha1.TriggerStatus {
-	st := webhookStatus(pl, index)
-	if st == nil || st.Webhook == nil {
+	st := trigger.PrunedCalls(pl, index)
+	if st == nil {
 		return nil
 	}
-	return &v1alpha1.TriggerStatus{Index: st.Index, Name: st.Name, Webhook: st.Webhook}
+	return &v1alpha1.TriggerStatus{Index: int32(index), Name: st.Name, Webhook: st.Webhook}
 }
 
 // webhookStatuses are the entries of pl's webhook triggers, which an invalid pipeline keeps too.

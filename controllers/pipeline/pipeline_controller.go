@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -90,7 +91,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 
-	err = status.Patch(ctx, r.Client, &pl, func(p *v1alpha1.Pipeline) {
+	// Locked: the status carries the record of pruned webhook calls, which a write from a stale read of
+	// the Pipeline would drop (this controller does not see its own status writes to correct them).
+	err = status.PatchLocked(ctx, r.Client, &pl, func(p *v1alpha1.Pipeline) {
 		p.Status.StageCount = int32(len(p.Spec.Stages))
 		p.Status.LastRun = lastRun(runs)
 		p.Status.Triggers = triggers.statuses
@@ -110,6 +113,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	})
 	if err == nil && invalid != nil && !wasInvalid {
 		r.Recorder.Eventf(&pl, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalid, "Validate", "%s", invalid.Error())
+	}
+	if apierrors.IsConflict(err) || apierrors.IsConflict(pruneErr) {
+		// The cache has not caught up with a write (ours or someone's): the next pass reads it again. The
+		// runs started in this pass are found by name then.
+		return ctrl.Result{Requeue: true}, nil
 	}
 	if err := errors.Join(append([]error{err, pruneErr}, triggers.errs...)...); err != nil {
 		return ctrl.Result{}, err

@@ -37,6 +37,17 @@ func Set(obj Object, condType string, s metav1.ConditionStatus, reason, message 
 // read. A merge patch without a resourceVersion never conflicts; the status it writes is computed from
 // what was read, and the next reconcile (triggered by this very write) corrects anything stale.
 func Patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
+	return patch(ctx, c, obj, mutate)
+}
+
+// PatchLocked is Patch with the resourceVersion read as a precondition, for a status that records what
+// cannot be computed again (what was deleted): a write from a stale read then conflicts instead of
+// overwriting a newer record.
+func PatchLocked[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
+	return patch(ctx, c, obj, mutate, client.MergeFromWithOptimisticLock{})
+}
+
+func patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T), opts ...client.MergeFromOption) error {
 	before := obj.DeepCopyObject().(T)
 	mutate(obj)
 	// The whole object, not GetStatus(): that is only the conventional part, and a kind's own status
@@ -44,7 +55,7 @@ func Patch[T Object](ctx context.Context, c client.Client, obj T, mutate func(T)
 	if equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}
-	return c.Status().Patch(ctx, obj, client.MergeFrom(before))
+	return c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...))
 }
 
 // Message returns the message of a condition of obj, or "" when it has none of that type.

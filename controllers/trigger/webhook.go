@@ -68,8 +68,8 @@ const handlerTimeout = 10 * time.Second
 type Webhooks struct {
 	// Client reads Pipelines and runs (from the cache) and creates runs.
 	Client client.Client
-	// Secrets reads past the cache: the shared secrets, which the cache keeps no data of, and a run that
-	// exists but the cache has not seen yet.
+	// Secrets reads past the cache: the shared secrets, which the cache keeps no data of, a run that
+	// exists but the cache has not seen yet, and the Pipeline's record of pruned calls.
 	Secrets client.Reader
 	// Recorder, if set, records each started run as an Event on its Pipeline.
 	Recorder events.EventRecorder
@@ -225,9 +225,6 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 		Annotations: map[string]string{v1alpha1.AnnotationDeliveryID: delivery},
 		Labels:      map[string]string{LabelDelivery: deliveryLabel},
 	}
-	if r := prunedBefore(&pl, index, delivery, deliveryLabel, run.Name(&pl)); r != nil {
-		return nil, r
-	}
 	if invalid := validation.Pipeline(&pl).ToAggregate(); invalid != nil {
 		return nil, refuse(http.StatusUnprocessableEntity, "pipeline %s is invalid: %v", key, invalid)
 	}
@@ -236,6 +233,9 @@ func (w *Webhooks) serve(req *http.Request, key types.NamespacedName, name strin
 		return nil, refuse(http.StatusUnprocessableEntity, "the body is not JSON: %v", err)
 	}
 
+	if r := w.prunedBefore(ctx, key, index, delivery, deliveryLabel, run.Name(&pl)); r != nil {
+		return nil, r
+	}
 	run.Payload = payload
 	ex, created, err := Start(ctx, w.Client, &pl, run)
 	switch {
@@ -271,20 +271,44 @@ func (w *Webhooks) deliveredBefore(ctx context.Context, pl *v1alpha1.Pipeline, i
 	return nil
 }
 
-// prunedBefore refuses a call whose run the history limit deleted, as the Pipeline's status records them:
-// this manager may never have seen the call (it restarted since, or another replica answered it).
-func prunedBefore(pl *v1alpha1.Pipeline, index int, delivery, label, runName string) *refusal {
-	for _, st := range pl.Status.Triggers {
-		if int(st.Index) != index || st.Name != pl.Spec.Triggers[index].Name || st.Webhook == nil {
-			continue
+// PrunedCalls is the status entry of pl's webhook trigger index that keeps the calls whose runs the
+// history limit deleted, or nil. It is found by the trigger's name, from which its runs' names derive, so
+// that a trigger moved to another index keeps it.
+func PrunedCalls(pl *v1alpha1.Pipeline, index int) *v1alpha1.TriggerStatus {
+	tr := &pl.Spec.Triggers[index]
+	if tr.Webhook == nil || tr.Name == "" {
+		return nil
+	}
+	for i := range pl.Status.Triggers {
+		if st := &pl.Status.Triggers[i]; st.Name == tr.Name && st.Webhook != nil {
+			return st
 		}
-		for _, p := range st.Webhook.Pruned {
-			switch {
-			case p.Delivery == label:
-				return refuse(http.StatusConflict, "delivery %s was already received: it started Execution %s, since deleted by the history limit", delivery, p.Execution)
-			case p.Execution == runName:
-				return refuse(http.StatusConflict, "this body was already received: it started Execution %s, since deleted by the history limit", runName)
-			}
+	}
+	return nil
+}
+
+// prunedBefore refuses a call whose run the history limit deleted, as the Pipeline's status records them:
+// this manager may never have seen the call (it restarted since, or another replica answered it). pl is
+// read from the API server, not the cache: the cache may have seen the run deleted before the record,
+// which the Pipeline controller writes first.
+func (w *Webhooks) prunedBefore(ctx context.Context, key types.NamespacedName, index int, delivery, label, runName string) *refusal {
+	var pl v1alpha1.Pipeline
+	if err := w.Secrets.Get(ctx, key, &pl); err != nil {
+		return unavailable(fmt.Errorf("reading pipeline %s: %w", key, err))
+	}
+	if index >= len(pl.Spec.Triggers) || pl.Spec.Triggers[index].Webhook == nil {
+		return unavailable(fmt.Errorf("pipeline %s changed while the call was served", key))
+	}
+	st := PrunedCalls(&pl, index)
+	if st == nil {
+		return nil
+	}
+	for _, p := range st.Webhook.Pruned {
+		switch {
+		case p.Delivery == label:
+			return refuse(http.StatusConflict, "delivery %s was already received: it started Execution %s, pruned by the history limit", delivery, p.Execution)
+		case p.Execution == runName:
+			return refuse(http.StatusConflict, "this body was already received: it started Execution %s, pruned by the history limit", runName)
 		}
 	}
 	return nil

@@ -18,11 +18,11 @@ import (
 // armcompute/v8's gallery clients), a page of ImagePageSize versions at a time in the order they were
 // made, with a nextLink ($skiptoken) to the next page, as ARM does (it promises no order, so a client that
 // wants the newest reads every page); each version's tags, publishingProfile (targetRegions,
-// excludeFromLatest, publishedDate, endOfLifeDate) and provisioningState. A gallery and an image definition exist once
-// AddImageDefinition or AddImage made them: a missing gallery is ParentResourceNotFound, a missing
-// definition ResourceNotFound. Not modelled: galleries and definitions as resources (no GET or PUT of
-// them), creating versions over ARM (PUT and its operation), replication, sharing, soft delete, end of
-// life.
+// excludeFromLatest, publishedDate, endOfLifeDate) and provisioningState. A gallery and an image
+// definition exist once AddImageDefinition or AddImage made them: a missing gallery is
+// ParentResourceNotFound, a missing definition ResourceNotFound. Not modelled: galleries and definitions
+// as resources (no GET or PUT of them), creating versions over ARM (PUT and its operation), replication,
+// sharing, soft delete; a version past its end of life is still listed, as ARM lists it.
 
 // GalleryAPIVersion is the api-version of the gallery image versions the Sim serves.
 const GalleryAPIVersion = "2026-03-03"
