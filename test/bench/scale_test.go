@@ -294,6 +294,8 @@ func startManager(b *testing.B, bin string) *manager {
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting the manager: %v", err)
 	}
+	// A benchmark that fails must not leave its manager running.
+	b.Cleanup(func() { m.stop(b) })
 	return m
 }
 
