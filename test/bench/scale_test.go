@@ -219,9 +219,12 @@ func seedHistory(b *testing.B, ns string, done int) int {
 					Message: "Continue by alice at 2026-12-04T10:00:00Z, input ship", LastTransitionTime: now}},
 			})
 		}
+		// Observed at generation 1, as the engine leaves a run it finished: otherwise the first manager
+		// writes every run's status once, which no real history asks of it.
+		st.ObservedGeneration = 1
 		st.Conditions = []metav1.Condition{
-			{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded", Message: "every stage succeeded", LastTransitionTime: now},
-			{Type: "Succeeded", Status: metav1.ConditionTrue, Reason: "Succeeded", Message: "every stage succeeded", LastTransitionTime: now},
+			{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Succeeded", Message: "every stage succeeded", LastTransitionTime: now, ObservedGeneration: 1},
+			{Type: "Succeeded", Status: metav1.ConditionTrue, Reason: "Succeeded", Message: "every stage succeeded", LastTransitionTime: now, ObservedGeneration: 1},
 		}
 		return st
 	}
