@@ -67,7 +67,7 @@ bench-scale: manifests k8s-bin ## Memory and latency at scale (not part of `make
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test ./test/bench -run '^$$' -bench Scale -benchtime 1x -count=1 -timeout 3h
 
 .PHONY: soak
-soak: k8s-bin ## Kill soak, not part of `make test` and not yet run to the end: SOAK_KILLS (100), SOAK_TIMEOUT (30m), SOAK_SEED (1).
+soak: k8s-bin ## Kill soak, not part of `make test`: SOAK_KILLS (100), SOAK_TIMEOUT (30m), SOAK_SEED (1).
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -tags soak -count=1 -timeout 60m -v -run TestKillSoak ./test/soak
 
 ##@ Build
