@@ -39,7 +39,8 @@ import (
 // directly as a finished run's is (the frozen pipeline spec, five stages with outputs and conditions: about
 // 7 KB each, printed), in pipelines of at most 1000 runs (the most historyLimit keeps); SCALE_RUNNING
 // (default 20) running ones, half waiting for a judgment, half in a one-hour wait; and SCALE_GROUPS
-// (default 50) ServerGroups on the AWS simulator (no delays), which the manager makes there.
+// (default 50) ServerGroups on the AWS simulator (no delays), which the manager makes there, 100 to a
+// target group.
 //
 // The manager is cmd/manager built by the benchmark and run as a subprocess, so RSS is its own: VmRSS from
 // /proc, the Go heap from its /metrics (go_memstats_heap_inuse_bytes). It is measured after a full resync
@@ -47,6 +48,9 @@ import (
 // again, timed until it is ready (a new run of a zero wait succeeds), and measured again after its resync.
 // Last, one judgment at a time (up to 100), a merge patch of spec.judgments.gate and the time until a watch
 // shows the stage after it Running.
+// groupsPerTargetGroup is how many of BenchmarkScale's ServerGroups share a target group.
+const groupsPerTargetGroup = 100
+
 func BenchmarkScale(b *testing.B) {
 	done := intsFromEnv(b, "SCALE_DONE", "300")[0]
 	running := intsFromEnv(b, "SCALE_RUNNING", "20")[0]
@@ -60,7 +64,14 @@ func BenchmarkScale(b *testing.B) {
 		Keys:        map[string]string{sgAccessKeyID: sgSecretKey},
 		LaunchDelay: -1, TargetHealthyDelay: -1, TerminateDelay: -1, DeleteDelay: -1,
 	})
-	sim.AddTargetGroup(sgTargetGroup)
+	// Target groups of at most 100 groups each, as real load balancers hold a few groups, not thousands:
+	// in one target group, every health look would read every group's instances.
+	targetGroupOf := map[string]string{}
+	for i, name := range sgNames("scale", groups) {
+		arn := fmt.Sprintf("arn:aws:elasticloadbalancing:%s:123456789012:targetgroup/scale-%03d/0123456789abcdef", sgRegion, i/groupsPerTargetGroup)
+		targetGroupOf[name] = arn
+		sim.AddTargetGroup(arn)
+	}
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	aws := awsCloud(sim, srv.URL)
@@ -124,7 +135,9 @@ func BenchmarkScale(b *testing.B) {
 	defer gt.stop()
 	start := time.Now()
 	if err := within(creators, sgNames("scale", groups), func(name string) error {
-		return env.Client.Create(ctx, newServerGroup(aws, ns, name, account.Name))
+		sg := newServerGroup(aws, ns, name, account.Name)
+		sg.Spec.AWS.TargetGroupARNs = []string{targetGroupOf[name]}
+		return env.Client.Create(ctx, sg)
 	}); err != nil {
 		b.Fatalf("creating the server groups: %v", err)
 	}
