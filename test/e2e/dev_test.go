@@ -323,15 +323,32 @@ func openPTY() (master, slave *os.File, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The ioctls go through SyscallConn, not master.Fd(): Fd puts the file in blocking mode, and then a
+	// Close while the reader goroutine is in Read waits for that Read to return, so closing the terminal
+	// would hang nothing up until the script happened to print again.
 	var unlock int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		_ = master.Close()
-		return nil, nil, e
-	}
 	var n uint32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, master.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+	ioctl := func(req uintptr, arg unsafe.Pointer) error {
+		raw, err := master.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var e syscall.Errno
+		if err := raw.Control(func(fd uintptr) { _, _, e = syscall.Syscall(syscall.SYS_IOCTL, fd, req, uintptr(arg)) }); err != nil {
+			return err
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+	if err := ioctl(syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
 		_ = master.Close()
-		return nil, nil, e
+		return nil, nil, err
+	}
+	if err := ioctl(syscall.TIOCGPTN, unsafe.Pointer(&n)); err != nil {
+		_ = master.Close()
+		return nil, nil, err
 	}
 	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
