@@ -49,9 +49,7 @@ func call(g Gomega, url, secret, delivery string, body []byte) (int, map[string]
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	g.Expect(err).NotTo(HaveOccurred())
 	if secret != "" {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		sign(req, secret, body)
 	}
 	if delivery != "" {
 		req.Header.Set("X-GitHub-Delivery", delivery)
@@ -65,14 +63,27 @@ func call(g Gomega, url, secret, delivery string, body []byte) (int, map[string]
 	return resp.StatusCode, answer
 }
 
+// sign sets req's X-Hub-Signature-256 to the HMAC-SHA256 of body with secret, as GitHub does.
+func sign(req *http.Request, secret string, body []byte) {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+}
+
+// createSharedSecret makes the Secret ci, key secret, value s3cr3t, that the tests' webhook triggers name.
+func createSharedSecret(g Gomega, ns string) {
+	g.Expect(env.Client.Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ci"},
+		Data:       map[string][]byte{"secret": []byte("s3cr3t")},
+	})).To(Succeed())
+}
+
 // ping sends GitHub's signed ping, which starts nothing, and returns the status.
 func ping(g Gomega, url, secret string) int {
 	body := []byte(`{"zen": "Keep it logically awesome."}`)
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	g.Expect(err).NotTo(HaveOccurred())
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	sign(req, secret, body)
 	req.Header.Set("X-GitHub-Event", "ping")
 	req.Header.Set("X-GitHub-Delivery", "d-ping")
 	resp, err := http.DefaultClient.Do(req)
@@ -90,10 +101,7 @@ func TestWebhookTrigger(t *testing.T) {
 	ns := env.Namespace(t)
 	base, stop := startWithTriggers(t)
 	ctx := context.Background()
-	g.Expect(env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ci"},
-		Data:       map[string][]byte{"secret": []byte("s3cr3t")},
-	})).To(Succeed())
+	createSharedSecret(g, ns)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
@@ -233,10 +241,7 @@ func TestWebhookReplayAfterPrune(t *testing.T) {
 	ns := env.Namespace(t)
 	base, stop := startWithTriggers(t)
 	ctx := context.Background()
-	g.Expect(env.Client.Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ci"},
-		Data:       map[string][]byte{"secret": []byte("s3cr3t")},
-	})).To(Succeed())
+	createSharedSecret(g, ns)
 	apply(t, ns, `
 apiVersion: delivery.gennaker.io/v1alpha1
 kind: Pipeline
