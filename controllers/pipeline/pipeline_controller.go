@@ -81,9 +81,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	// An invalid pipeline does not fire, and its triggers start afresh once it is valid again: a run
 	// missed because of a broken spec is not made up for later.
-	triggers := triggerOutcome{statuses: webhookStatuses(&pl)}
+	var triggers triggerOutcome
 	if invalid == nil {
 		triggers = r.runTriggers(ctx, &pl, now)
+	} else {
+		triggers.statuses = webhookStatuses(&pl)
 	}
 	for _, ex := range triggers.started {
 		if !slices.ContainsFunc(runs, func(e v1alpha1.Execution) bool { return e.Name == ex.Name }) {
